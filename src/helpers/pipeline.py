@@ -1,0 +1,428 @@
+"""Run the numbered notebooks of one configuration, in order, with papermill.
+
+Usage::
+
+    python -m helpers.pipeline params/demo.yaml              # every notebook
+    python -m helpers.pipeline params/demo.yaml --only 00 02 # just these
+    python -m helpers.pipeline params/demo.yaml --from 04    # 04 and everything after it
+
+Each notebook ``notebooks/NN_*.ipynb`` is executed with the parameters ``params_file`` (the
+absolute path of the YAML file) and ``run_name``, with the notebooks folder as working
+directory. Everything lands in ``<outputs_dir>/<run_name>/`` (``params.run_dir``)::
+
+    notebooks/      executed copies (a failed one is kept, with the error, for inspection)
+    figures/ tables/ data/
+    manifest.json   provenance (params, seed, commit, versions) and one entry per notebook
+    pipeline.log    this runner's log (also printed to stderr)
+
+The manifest is rewritten after every notebook, so it tells how far a run got even when it
+was killed. For real data (no ``world`` section in the params) the input files are checked
+first and every missing one is listed before anything runs.
+
+Exit status: 0 on success, 1 when a notebook failed (the message names the notebook and the
+cell), 2 for invalid params, missing inputs or an unknown notebook number. The same run is
+available from Python as :func:`run_pipeline`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import papermill
+from tqdm import tqdm
+
+from helpers.errors import GlassSMError, MissingInputsError, ParamsError
+from helpers.params import Params, load_params
+from helpers.provenance import (
+    COMMAND_ENV,
+    PROJECT_ROOT,
+    provenance_record,
+    read_manifest,
+    update_manifest,
+    utc_now,
+    write_manifest,
+)
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
+KERNEL_NAME = "python3"
+RUN_SUBDIRS = ("notebooks", "figures", "tables", "data")
+LOG_NAME = "pipeline.log"
+# What an unfinished notebook entry says once the run has stopped.
+UNFINISHED = {"pending": "not run", "running": "interrupted"}
+
+logger = logging.getLogger(__name__)
+
+
+class NotebookSelectionError(GlassSMError, ValueError):
+    """``--only`` or ``--from`` names a notebook number that does not exist."""
+
+
+class NotebookFailedError(GlassSMError):
+    """A notebook raised an error; names the notebook, the cell and the executed copy.
+
+    ``exec_count`` is the cell's ``In [n]`` number; ``cell_index`` is papermill's index of
+    the cell in the executed notebook (which counts the injected parameters cell). Both are
+    ``None`` when the kernel failed outside a cell (e.g. it died or did not start).
+    """
+
+    def __init__(
+        self,
+        notebook: str,
+        executed_copy: Path,
+        error: str,
+        cell_index: int | None = None,
+        exec_count: int | None = None,
+        cell_source: str = "",
+    ) -> None:
+        self.notebook = notebook
+        self.executed_copy = executed_copy
+        self.error = error
+        self.cell_index = cell_index
+        self.exec_count = exec_count
+        where = f"notebook {notebook} failed"
+        if exec_count is not None:
+            where += f" in cell In [{exec_count}]"
+        lines = [f"{where}: {error}"]
+        if cell_source:
+            lines.append("  cell source:\n" + "\n".join(f"    {line}" for line in cell_source.splitlines()))
+        lines.append(f"  executed copy kept for inspection: {executed_copy}")
+        super().__init__("\n".join(lines))
+
+
+def notebook_number(notebook: Path) -> str:
+    """The two-digit number that starts a notebook's file name."""
+    return notebook.name[:2]
+
+
+def discover_notebooks(notebooks_dir: Path | str = NOTEBOOKS_DIR) -> list[Path]:
+    """The numbered notebooks ``NN_*.ipynb`` of a folder, in run order.
+
+    Raises
+    ------
+    NotebookSelectionError
+        if the folder holds none.
+    """
+    notebooks = sorted(Path(notebooks_dir).glob(NOTEBOOK_PATTERN))
+    if not notebooks:
+        raise NotebookSelectionError(f"{notebooks_dir}: no numbered notebooks ({NOTEBOOK_PATTERN})")
+    return notebooks
+
+
+def _normalised_number(number: str, available: list[Path]) -> str:
+    if not number.isdigit():
+        raise NotebookSelectionError(f"notebook number {number!r} is not a number; {_listing(available)}")
+    return f"{int(number):02d}"
+
+
+def _listing(available: list[Path]) -> str:
+    return "available notebooks: " + ", ".join(nb.name for nb in available)
+
+
+def select_notebooks(
+    available: list[Path], only: Sequence[str] | None = None, start: str | None = None
+) -> list[Path]:
+    """The notebooks to run, in order.
+
+    Parameters
+    ----------
+    available
+        All numbered notebooks, in order (see :func:`discover_notebooks`).
+    only
+        Numbers of the notebooks to run (``"02"`` or ``"2"``); ``None`` for all.
+    start
+        Number of the first notebook to run; it and every later one run.
+
+    Raises
+    ------
+    NotebookSelectionError
+        for a number no notebook has, or when both ``only`` and ``start`` are given; the
+        message lists the available notebooks.
+    """
+    if only is not None and start is not None:
+        raise NotebookSelectionError("give either only or start, not both")
+    numbers = {notebook_number(nb) for nb in available}
+    requested = list(only) if only is not None else [start] if start is not None else []
+    wanted = [_normalised_number(n, available) for n in requested]
+    unknown = [n for n in wanted if n not in numbers]
+    if unknown:
+        raise NotebookSelectionError(f"no notebook numbered {', '.join(unknown)}; {_listing(available)}")
+    if only is not None:
+        return [nb for nb in available if notebook_number(nb) in wanted]
+    if start is not None:
+        return [nb for nb in available if notebook_number(nb) >= wanted[0]]
+    return list(available)
+
+
+def check_real_inputs(params: Params) -> None:
+    """For real data (no ``world`` section), check that every input file is present.
+
+    Delegates to ``helpers.inventory.check_inputs``; when that module is not installed the
+    check is skipped with a warning.
+
+    Raises
+    ------
+    MissingInputsError
+        listing each missing file with where it comes from.
+    """
+    if params.world is not None:
+        return
+    try:
+        from helpers.inventory import check_inputs
+    except ModuleNotFoundError as exc:
+        if exc.name != "helpers.inventory":
+            raise
+        logger.warning("helpers.inventory is not available: input files were not checked")
+        return
+    check_inputs(params)
+
+
+@contextmanager
+def _logging_to(log_file: Path) -> Iterator[None]:
+    """Send this module's log to ``log_file`` (appended) and to stderr while the block runs."""
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    handlers = [logging.FileHandler(log_file), logging.StreamHandler(sys.stderr)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+@contextmanager
+def _command_exported(command: str) -> Iterator[None]:
+    """Export the starting command to the notebook kernels (see provenance.COMMAND_ENV)."""
+    previous = os.environ.get(COMMAND_ENV)
+    os.environ[COMMAND_ENV] = command
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[COMMAND_ENV]
+        else:
+            os.environ[COMMAND_ENV] = previous
+
+
+def _notebook_entries(run_dir: Path, selected: list[Path]) -> dict[str, dict[str, Any]]:
+    """Entries of an earlier run of the same folder, then the selected notebooks as pending."""
+    entries = {entry["name"]: entry for entry in read_manifest(run_dir).get("notebooks", [])}
+    for notebook in selected:
+        entries[notebook.name] = {"name": notebook.name, "status": "pending"}
+    return dict(sorted(entries.items()))
+
+
+def _execute(notebook: Path, executed_copy: Path, params_file: Path, params: Params) -> None:
+    """Run one notebook with papermill; raise :class:`NotebookFailedError` on any failure."""
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed_copy),
+            parameters={"params_file": str(params_file), "run_name": params.run_name},
+            kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise NotebookFailedError(
+            notebook.name,
+            executed_copy,
+            f"{exc.ename}: {exc.evalue}",
+            cell_index=exc.cell_index,
+            exec_count=exc.exec_count,
+            cell_source=exc.source,
+        ) from exc
+    except Exception as exc:
+        raise NotebookFailedError(notebook.name, executed_copy, f"{type(exc).__name__}: {exc}") from exc
+
+
+def run_pipeline(
+    params_path: Path | str,
+    only: Sequence[str] | None = None,
+    start: str | None = None,
+    notebooks_dir: Path | str | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Run the numbered notebooks for one configuration; see the module docstring.
+
+    Parameters
+    ----------
+    params_path
+        The params YAML file.
+    only
+        Numbers of the notebooks to run (e.g. ``["00", "02"]``); ``None`` for all.
+    start
+        Number of the first notebook to run (it and every later one run).
+    notebooks_dir
+        Folder of the numbered notebooks (default: the project's ``notebooks/``).
+    command
+        The command line recorded in the manifest and in the files' ``history``
+        (default: a description of this call).
+
+    Returns
+    -------
+    dict
+        The final manifest: the provenance record, ``status``, timings and ``notebooks``
+        (one entry per notebook: ``name``, ``status`` (``succeeded``, ``failed``, ``not run``,
+        ``interrupted``), ``wall_s``, ``started``, ``finished``, ``executed_copy``, and
+        ``error`` for a failure).
+
+    Raises
+    ------
+    ParamsError
+        invalid params file.
+    MissingInputsError
+        real-data input files are missing.
+    NotebookSelectionError
+        unknown notebook number in ``only`` or ``start``.
+    NotebookFailedError
+        a notebook failed; the run stops there and the manifest says so.
+    """
+    params_file = Path(params_path).resolve()
+    params = load_params(params_file)
+    check_real_inputs(params)
+    notebooks = select_notebooks(discover_notebooks(notebooks_dir or NOTEBOOKS_DIR), only, start)
+    if command is None:
+        command = f"helpers.pipeline.run_pipeline({str(params_file)!r}, only={only!r}, start={start!r})"
+
+    run_dir = params.run_dir
+    for name in RUN_SUBDIRS:
+        (run_dir / name).mkdir(parents=True, exist_ok=True)
+    entries = _notebook_entries(run_dir, notebooks)
+
+    with _logging_to(run_dir / LOG_NAME), _command_exported(command):
+        started = time.perf_counter()
+        record = provenance_record(params)
+        record.update(
+            params_file=str(params_file),
+            notebooks_dir=str(notebooks[0].parent),
+            status="running",
+            started_utc=utc_now(),
+            notebooks=list(entries.values()),
+        )
+        write_manifest(run_dir, record)
+        logger.info("run %s: %d notebook(s) into %s", params.run_name, len(notebooks), run_dir)
+
+        status = "interrupted"
+        try:
+            for notebook in tqdm(notebooks, desc=params.run_name, unit="notebook", disable=None):
+                _run_one(notebook, params_file, params, entries)
+            status = "succeeded"
+        except NotebookFailedError as failure:
+            status = "failed"
+            logger.error("%s", failure)
+            raise
+        finally:
+            for entry in entries.values():
+                entry["status"] = UNFINISHED.get(entry["status"], entry["status"])
+            record = update_manifest(
+                run_dir,
+                status=status,
+                finished_utc=utc_now(),
+                wall_s=round(time.perf_counter() - started, 3),
+                notebooks=list(entries.values()),
+            )
+            logger.info("run %s %s; manifest %s", params.run_name, status, run_dir / "manifest.json")
+    return record
+
+
+def _run_one(notebook: Path, params_file: Path, params: Params, entries: dict[str, dict[str, Any]]) -> None:
+    """Execute one notebook and record it in the manifest before and after."""
+    run_dir = params.run_dir
+    executed_copy = run_dir / "notebooks" / notebook.name
+    entry = entries[notebook.name]
+    entry.clear()
+    entry.update(
+        name=notebook.name,
+        status="running",
+        started=utc_now(),
+        executed_copy=str(executed_copy.relative_to(run_dir)),
+    )
+    update_manifest(run_dir, notebooks=list(entries.values()))
+    logger.info("%s: started", notebook.name)
+    began = time.perf_counter()
+    try:
+        _execute(notebook, executed_copy, params_file, params)
+    except NotebookFailedError as failure:
+        entry.update(
+            status="failed",
+            error={
+                "cell_index": failure.cell_index,
+                "exec_count": failure.exec_count,
+                "message": failure.error,
+            },
+        )
+        raise
+    else:
+        entry["status"] = "succeeded"
+    finally:
+        entry.update(finished=utc_now(), wall_s=round(time.perf_counter() - began, 3))
+        update_manifest(run_dir, notebooks=list(entries.values()))
+    logger.info("%s: succeeded in %.1f s", notebook.name, entry["wall_s"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of ``python -m helpers.pipeline``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.pipeline",
+        description="Run the numbered notebooks with papermill into <outputs_dir>/<run_name>/.",
+    )
+    parser.add_argument("params", type=Path, help="params YAML file, e.g. params/demo.yaml")
+    selection = parser.add_mutually_exclusive_group()
+    selection.add_argument("--only", nargs="+", metavar="NN", help="run just these notebooks")
+    selection.add_argument("--from", dest="start", metavar="NN", help="run this notebook and all later ones")
+    parser.add_argument(
+        "--notebooks-dir",
+        type=Path,
+        default=NOTEBOOKS_DIR,
+        help=f"folder of the notebooks (default {NOTEBOOKS_DIR})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m helpers.pipeline``; returns the exit status.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 a notebook failed, 2 invalid params, missing inputs or selection.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "helpers.pipeline", *argv])
+    try:
+        run_pipeline(
+            args.params, only=args.only, start=args.start, notebooks_dir=args.notebooks_dir, command=command
+        )
+    except (ParamsError, MissingInputsError, NotebookSelectionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except NotebookFailedError as exc:
+        print(f"error: the run stopped at {exc.notebook} (details above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

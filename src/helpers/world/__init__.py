@@ -1,0 +1,597 @@
+"""The embedded twin world: the real Earth with synthetic, physically coupled dynamics.
+
+:func:`generate_world` writes a complete set of input files for a run configuration that has
+a ``world`` section, in the real products' formats (see :mod:`helpers.sources`), and keeps the
+TRUE soil moisture apart in ``data/truth/``. It is what ``make demo`` runs on when no real data
+are available, and because the truth is known every product can be scored against it.
+
+What is real and what is synthetic
+----------------------------------
+* Real (from PyPI packages): land, water and permanent snow/ice from MODIS MCD12C1 2019 (the
+  paper's mask product, written out as the real 0.05 degree HDF4 file), elevation (pvlib's
+  global 1/12 degree DEM), Koeppen-Geiger climate classes and dense-vegetation mask (the ESA CCI
+  SM ancillary grid shipped with smecv-grid). See :mod:`helpers.world.static`.
+* Synthetic: soil texture, daily weather, a two-layer water balance giving the true surface SM
+  (:mod:`helpers.world.weather`, :mod:`helpers.world.hydrology`), and every observation
+  derived from it with its real counterpart's errors (:mod:`helpers.world.observe`).
+
+How it runs
+-----------
+Year by year, with a one-year spin-up of the soil state. Within a year, land pixels are
+simulated tile by tile (``world.tile_cells``) so the physics' memory is bounded; one year of
+each gridded observation is then assembled on the full grid and written. The raw folder and
+the truth folder are written under temporary names and moved into place when complete.
+
+Randomness comes from ``numpy.random.SeedSequence([seed, year, tile, stream])``, so a run is
+repeatable for given params (the tile size is part of them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
+
+from helpers.grid import Grid, coarsen_mean
+from helpers.io import atomic_path
+from helpers.params import Params
+from helpers.sources import (
+    cosmos,
+    era5_land,
+    esa_cci,
+    glass_albedo,
+    glass_lst,
+    glass_modis_sm,
+    ismn,
+    mcd12c1,
+    merit_dem,
+    smap_cvs,
+    soilgrids,
+)
+from helpers.world import hydrology, observe, static, weather
+
+log = logging.getLogger(__name__)
+
+DEM_SUBCELLS = 4
+SOIL_SUBCELLS = 2
+MERIT_TILE_DEG = 5
+ALBEDO_BANDS = (
+    "ABD_BSA_VIS",
+    "ABD_BSA_NIR",
+    "ABD_BSA_shortwave",
+    "ABD_WSA_VIS",
+    "ABD_WSA_NIR",
+    "ABD_WSA_shortwave",
+)
+#: Regions where in-situ stations cluster, as (west, south, east, north), and their weight.
+STATION_REGIONS = {
+    "north_america": ((-125.0, 25.0, -65.0, 50.0), 6.0),
+    "europe": ((-10.0, 35.0, 40.0, 60.0), 6.0),
+    "uk": ((-8.0, 50.0, 2.0, 59.0), 1.0),
+}
+#: Koeppen-Geiger codes of the class ids 0-29 (Peel et al. 2007), as in the smecv-grid file.
+KOPPEN_CODES = (
+    "Af Am Aw BWh BWk BSh BSk Csa Csb Csc Cwa Cwb Cwc Cfa Cfb Cfc Dsa Dsb Dsc Dsd Dwa Dwb Dwc Dwd "
+    "Dfa Dfb Dfc Dfd ET EF"
+).split()
+SMAP_SENSORS_PER_SITE = 8
+COSMOS_REGIONS = {"COSMOS": "north_america", "COSMOS-Europe": "europe", "COSMOS-UK": "uk"}
+_STREAMS = {
+    "weather": 1,
+    "hydrology": 2,
+    "albedo": 3,
+    "lst": 4,
+    "target": 5,
+    "era5": 6,
+    "cci": 7,
+    "stations": 8,
+    "clouds": 9,
+}
+
+
+@dataclass
+class Stations:
+    """In-situ sites of the twin world: one row per site, with its grid cell."""
+
+    table: pd.DataFrame  # kind, network, station, lat, lon, row, col, depth_cm
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.table["row"].to_numpy(), self.table["col"].to_numpy()
+
+
+def _rng(params: Params, *keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([params.seed, *keys]))
+
+
+def world_exists(params: Params) -> bool:
+    """True when the raw inputs and the truth of this run are complete on disk."""
+    return (params.raw_dir / "WORLD_COMPLETE").exists() and (params.truth_dir / "truth.zarr").exists()
+
+
+def generate_world(params: Params, progress: bool = True, overwrite: bool = False) -> Path:
+    """Generate the twin world's input files and truth for ``params``; return the raw folder."""
+    if params.world is None:
+        raise ValueError(f"params {params.run_name!r} have no world section: they describe real data")
+    if world_exists(params) and not overwrite:
+        log.info("twin world exists: %s", params.raw_dir)
+        return params.raw_dir
+    grid = params.to_grid()
+    with atomic_path(params.raw_dir) as raw, atomic_path(params.truth_dir) as truth:
+        statics = _write_static_products(params, grid, raw)
+        stations = place_stations(params, statics)
+        _simulate_years(params, grid, statics, stations, raw, truth, progress)
+        (raw / "WORLD_COMPLETE").write_text(f"twin world of run {params.run_name}, seed {params.seed}\n")
+    return params.raw_dir
+
+
+# Static products ---------------------------------------------------------------------------
+
+
+def _write_static_products(params: Params, grid: Grid, raw: Path) -> static.StaticFields:
+    """Write MCD12C1, MERIT-like DEM tiles and SoilGrids-like texture; return static fields."""
+    cmg = Grid.global_grid(0.05)
+    packaged = mcd12c1.packaged_geotiff()
+    import rasterio
+
+    with rasterio.open(packaged) as src:
+        classes = src.read(1)
+    mcd12c1.write(raw / params.sources.mcd12c1, params.sources.land_cover_year, classes, cmg)
+    land_cover = mcd12c1.read(packaged, grid)
+    fields = static.build_static(
+        grid,
+        land_cover["land_cover"].values,
+        land_cover["water_fraction"].values,
+        land_cover["snow_ice_fraction"].values,
+        params.seed,
+        dem_subcells=DEM_SUBCELLS,
+    )
+    _write_dem_tiles(params, grid, fields, raw / params.sources.merit_dem)
+    fine = Grid(grid.resolution / SOIL_SUBCELLS, *grid.bbox)
+    lat2d, lon2d = np.meshgrid(fine.lat, fine.lon, indexing="ij")
+    clay, sand, silt = static.texture_at(lat2d, lon2d, params.seed)
+    fine_land = np.repeat(np.repeat(fields.land, SOIL_SUBCELLS, 0), SOIL_SUBCELLS, 1)
+    for prop, values in (("clay", clay), ("sand", sand), ("silt", silt)):
+        soilgrids.write(raw / params.sources.soilgrids, prop, fine, np.where(fine_land, values, np.nan))
+    return fields
+
+
+def _write_dem_tiles(params: Params, grid: Grid, fields: static.StaticFields, directory: Path) -> None:
+    """MERIT-like 5x5 degree tiles wherever the tile holds land of the grid."""
+    res = grid.resolution / DEM_SUBCELLS
+    rows, cols = np.nonzero(fields.land)
+    south_edges = (np.floor(grid.lat[rows] / MERIT_TILE_DEG) * MERIT_TILE_DEG).astype(int)
+    west_edges = (np.floor(grid.lon[cols] / MERIT_TILE_DEG) * MERIT_TILE_DEG).astype(int)
+    for south, west in sorted(set(zip(south_edges.tolist(), west_edges.tolist(), strict=True))):
+        box = (west, south, west + MERIT_TILE_DEG, south + MERIT_TILE_DEG)
+        elevation = static.fine_elevation(box, res, params.seed)
+        if np.isfinite(elevation).any():
+            merit_dem.write_tile(directory, south, west, elevation)
+
+
+# Stations --------------------------------------------------------------------------------
+
+
+def place_stations(params: Params, fields: static.StaticFields) -> Stations:
+    """Choose in-situ sites on unmasked land: ISMN-like, COSMOS-like and SMAP-core-like.
+
+    Sites cluster where real networks do (North America, Europe) but cover every continent.
+    """
+    world = params.world
+    assert world is not None
+    rng = _rng(params, 0, _STREAMS["stations"])
+    grid = fields.grid
+    usable = fields.land & ~fields.snow_ice
+    rows, cols = np.nonzero(usable)
+    lat, lon = grid.lat[rows], grid.lon[cols]
+    weights = np.ones(rows.size)
+    for (w, s, e, n), weight in STATION_REGIONS.values():
+        weights[(lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)] += weight
+    records = []
+
+    def pick(count: int, kind: str, network: str, region: str | None, depth_cm: float) -> None:
+        if region is None:
+            p = weights
+        else:
+            (w, s, e, n), _ = STATION_REGIONS[region]
+            inside = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+            p = inside.astype(float) if inside.any() else weights
+        chosen = rng.choice(rows.size, size=count, replace=count > int((p > 0).sum()), p=p / p.sum())
+        for k in chosen:
+            jitter = (rng.random(2) - 0.5) * grid.resolution * 0.9
+            records.append(
+                {
+                    "kind": kind,
+                    "network": network,
+                    "station": f"{kind.upper()}{len(records):04d}",
+                    "lat": round(float(lat[k] + jitter[0]), 4),
+                    "lon": round(float(lon[k] + jitter[1]), 4),
+                    "row": int(rows[k]),
+                    "col": int(cols[k]),
+                    "depth_cm": depth_cm,
+                }
+            )
+
+    per_network = max(world.ismn_stations // 4, 1)
+    remaining = world.ismn_stations
+    for network in ("TWIN-NA", "TWIN-EU", "TWIN-GLOBAL-A", "TWIN-GLOBAL-B"):
+        count = min(per_network, remaining) if network != "TWIN-GLOBAL-B" else remaining
+        region = {"TWIN-NA": "north_america", "TWIN-EU": "europe"}.get(network)
+        if count > 0:
+            pick(count, "ismn", network, region, 5.0)
+        remaining -= count
+    for network, spec in world.cosmos_networks.items():
+        pick(spec.stations, "cosmos", network, COSMOS_REGIONS.get(network), spec.depth_cm)
+    if world.smap_sites:
+        pick(world.smap_sites, "smap_cvs", "SMAP-CVS", None, 5.0)
+    return Stations(pd.DataFrame.from_records(records))
+
+
+# Dynamics ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _YearArrays:
+    """One year of full-grid fields, filled tile by tile."""
+
+    truth: np.ndarray
+    truth_root: np.ndarray
+    frozen: np.ndarray
+    snow: np.ndarray
+    lst: np.ndarray
+    albedo: dict[str, np.ndarray]
+
+    @classmethod
+    def empty(cls, n_days: int, n_composites: int, shape: tuple[int, int]) -> _YearArrays:
+        nan = lambda n: np.full((n, *shape), np.nan, dtype=np.float32)  # noqa: E731
+        return cls(
+            nan(n_days),
+            nan(n_days),
+            np.zeros((n_days, *shape), bool),
+            np.zeros((n_days, *shape), bool),
+            nan(n_days),
+            {b: nan(n_composites) for b in ALBEDO_BANDS},
+        )
+
+
+def _simulate_years(
+    params: Params,
+    grid: Grid,
+    fields: static.StaticFields,
+    stations: Stations,
+    raw: Path,
+    truth_dir: Path,
+    progress: bool,
+) -> None:
+    world = params.world
+    assert world is not None
+    years = params.period.years
+    tiles = [t for t in grid.tiles(world.tile_cells) if fields.land[t[0], t[1]].any()]
+    states: dict[int, hydrology.SoilState] = {}
+    truth_store = truth_dir / "truth.zarr"
+    _truth_template(params, grid).to_zarr(truth_store, compute=False, zarr_format=2, consolidated=True)
+    site_rows, site_cols = stations.cells()
+    site_series: dict[str, list[np.ndarray]] = {k: [] for k in ("sm", "sm_root", "frozen", "tair")}
+    bar = tqdm(total=(len(years) + 1) * len(tiles), desc="twin world", unit="tile-year", disable=not progress)
+    # The first pass over the first year only spins the soil state up.
+    for pass_index, year in enumerate([years[0], *years]):
+        dates = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
+        starts = glass_albedo.composite_dates(year)
+        arrays = _YearArrays.empty(len(dates), len(starts), grid.shape)
+        tair_grid = np.full((len(dates), *grid.shape), np.nan, dtype=np.float32)
+        large_scale = weather.large_scale_anomalies(dates, params.seed, year)
+        for index, (rows, cols, _) in enumerate(tiles):
+            _simulate_tile(
+                params, fields, index, rows, cols, year, dates, starts, large_scale, states, arrays, tair_grid
+            )
+            bar.update()
+        if pass_index == 0:
+            continue
+        _write_year(params, grid, fields, year, dates, starts, arrays, raw)
+        _write_truth_year(truth_store, dates, arrays, pd.DatetimeIndex(_period_days(params)))
+        for key, values in (
+            ("sm", arrays.truth),
+            ("sm_root", arrays.truth_root),
+            ("frozen", arrays.frozen),
+            ("tair", tair_grid),
+        ):
+            site_series[key].append(values[:, site_rows, site_cols])
+    bar.close()
+    _write_stations(params, grid, fields, stations, site_series, raw)
+
+
+def _simulate_tile(
+    params: Params,
+    fields: static.StaticFields,
+    index: int,
+    rows: slice,
+    cols: slice,
+    year: int,
+    dates: pd.DatetimeIndex,
+    starts: list[dt.date],
+    large_scale: weather.LargeScaleAnomalies,
+    states: dict[int, hydrology.SoilState],
+    arrays: _YearArrays,
+    tair_grid: np.ndarray,
+) -> None:
+    """Simulate the land pixels of one tile for one year and scatter the results."""
+    world = params.world
+    assert world is not None
+    grid = fields.grid
+    local = fields.land[rows, cols]
+    pix_rows, pix_cols = np.nonzero(local)
+    pix_rows, pix_cols = pix_rows + rows.start, pix_cols + cols.start
+    lat, lon = grid.lat[pix_rows], grid.lon[pix_cols]
+    soil = hydrology.SoilPixels.from_static(fields, pix_rows, pix_cols)
+    met = weather.generate_weather(
+        lat,
+        lon,
+        fields.elevation_m[pix_rows, pix_cols],
+        fields.climate_class[pix_rows, pix_cols],
+        dates,
+        _rng(params, year, index, _STREAMS["weather"]),
+        large_scale,
+    )
+    state = states.get(index) or hydrology.initial_state(soil)
+    sim, states[index] = hydrology.simulate(met, soil, state)
+    clear = observe.clear_sky_mask(met.cloud_fraction, _rng(params, year, index, _STREAMS["clouds"]))
+    snow = sim.swe_mm > 1.0
+    daily = observe.albedo_daily(
+        sim.sm,
+        sim.vegetation,
+        sim.swe_mm,
+        soil.sand,
+        list(dates.date),
+        world.satellite_changes,
+        _rng(params, year, index, _STREAMS["albedo"]),
+    )
+    composites = observe.composite_8day(daily, clear, snow, list(dates.date), starts)
+    lst = observe.lst_like(
+        sim.sm,
+        met.tair_c,
+        met.shortwave_wm2,
+        sim.vegetation,
+        soil.porosity,
+        clear,
+        _rng(params, year, index, _STREAMS["lst"]),
+    )
+    arrays.truth[:, pix_rows, pix_cols] = sim.sm
+    arrays.truth_root[:, pix_rows, pix_cols] = sim.sm_root
+    arrays.frozen[:, pix_rows, pix_cols] = sim.frozen
+    arrays.snow[:, pix_rows, pix_cols] = snow
+    arrays.lst[:, pix_rows, pix_cols] = lst
+    tair_grid[:, pix_rows, pix_cols] = met.tair_c
+    for band in ALBEDO_BANDS:
+        arrays.albedo[band][:, pix_rows, pix_cols] = composites[band]
+
+
+def _period_days(params: Params) -> pd.DatetimeIndex:
+    return pd.date_range(f"{params.period.start_year}-01-01", f"{params.period.end_year}-12-31", freq="D")
+
+
+def _truth_template(params: Params, grid: Grid) -> xr.Dataset:
+    import dask.array as da
+
+    time = _period_days(params)
+    shape = (len(time), grid.nlat, grid.nlon)
+    chunks = (min(366, len(time)), min(grid.nlat, 120), min(grid.nlon, 120))
+    ds = xr.Dataset(
+        {
+            "sm": (("time", "lat", "lon"), da.full(shape, np.nan, dtype=np.float32, chunks=chunks)),
+            "sm_root": (("time", "lat", "lon"), da.full(shape, np.nan, dtype=np.float32, chunks=chunks)),
+            "frozen": (("time", "lat", "lon"), da.zeros(shape, dtype=np.uint8, chunks=chunks)),
+        },
+        coords={"time": time, "lat": grid.lat, "lon": grid.lon},
+    )
+    ds["sm"].attrs = {
+        "long_name": "TRUE surface (0-5 cm) soil moisture of the twin world",
+        "standard_name": "volume_fraction_of_condensed_water_in_soil",
+        "units": "m3 m-3",
+    }
+    ds["sm_root"].attrs = {"long_name": "TRUE 5-50 cm soil moisture of the twin world", "units": "m3 m-3"}
+    ds["frozen"].attrs = {
+        "long_name": "soil frozen (1) in the twin world",
+        "flag_values": np.array([0, 1], "u1"),
+        "flag_meanings": "thawed frozen",
+    }
+    ds.attrs = {
+        "title": "Twin-world truth",
+        "Conventions": "CF-1.10",
+        "comment": "Known only because the world is synthetic. No estimation step reads this store.",
+    }
+    return ds
+
+
+def _write_truth_year(
+    store: Path, dates: pd.DatetimeIndex, arrays: _YearArrays, period: pd.DatetimeIndex
+) -> None:
+    t0 = period.get_loc(dates[0])
+    region = {"time": slice(t0, t0 + len(dates)), "lat": slice(None), "lon": slice(None)}
+    xr.Dataset(
+        {
+            "sm": (("time", "lat", "lon"), arrays.truth),
+            "sm_root": (("time", "lat", "lon"), arrays.truth_root),
+            "frozen": (("time", "lat", "lon"), arrays.frozen.astype(np.uint8)),
+        }
+    ).to_zarr(store, region=region, zarr_format=2)
+
+
+def node_means(
+    field: np.ndarray, grid: Grid, node_resolution: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Area means of a global-grid field around ERA5-style nodes.
+
+    ERA5-Land values sit on grid *nodes* at multiples of ``node_resolution`` (latitudes
+    90..-90 inclusive, longitudes -180..180-res here). A node's value is the area-weighted
+    mean of the field over the box of half a node spacing around it. When the spacing is an
+    odd number of cells the box edges fall on cell centres, so the field is first refined by
+    two; polar boxes are half outside the globe (padded with NaN).
+
+    Returns (values (..., n_lat_nodes, n_lon_nodes), node latitudes descending, node longitudes).
+    """
+    if any(abs(v / node_resolution - round(v / node_resolution)) > 1e-6 for v in grid.bbox):
+        raise ValueError(f"grid bbox {grid.bbox} is not aligned on the node spacing {node_resolution}")
+    k = round(node_resolution / grid.resolution)
+    if k % 2:  # refine by two so that the boxes' edges fall on cell edges
+        fine, fine_res = np.repeat(np.repeat(field.astype(np.float32), 2, axis=-2), 2, axis=-1), grid.resolution / 2
+    else:
+        fine, fine_res, k = field.astype(np.float32), grid.resolution, k // 2
+    # Now a box is 2k cells of `fine` wide and its edges lie k cells off the node.
+    rows_pad = np.full((*fine.shape[:-2], k, fine.shape[-1]), np.nan, dtype=np.float32)
+    fine = np.concatenate([rows_pad, fine, rows_pad], axis=-2)
+    if grid.west == -180.0 and grid.east == 180.0:
+        fine = np.roll(fine, k, axis=-1)  # the first box straddles the date line
+    else:
+        cols_pad = np.full((*fine.shape[:-1], k), np.nan, dtype=np.float32)
+        fine = np.concatenate([cols_pad, fine, cols_pad], axis=-1)
+    centres = grid.north + node_resolution / 2 - (np.arange(fine.shape[-2]) + 0.5) * fine_res
+    weights = np.clip(np.cos(np.radians(centres)), 1e-9, None)
+    means = coarsen_mean(fine, 2 * k, weights)
+    node_lat = grid.north - np.arange(means.shape[-2]) * node_resolution
+    node_lon = grid.west + np.arange(means.shape[-1]) * node_resolution
+    return means, node_lat, node_lon
+
+
+def _write_year(
+    params: Params,
+    grid: Grid,
+    fields: static.StaticFields,
+    year: int,
+    dates: pd.DatetimeIndex,
+    starts: list[dt.date],
+    arrays: _YearArrays,
+    raw: Path,
+) -> None:
+    """Write one year of every gridded observation in its product's format."""
+    world = params.world
+    assert world is not None
+    src = params.sources
+    land = fields.land
+    for day, date in enumerate(dates.date):
+        glass_lst.create(raw / src.glass_lst, date, grid, arrays.lst[day])
+    for index, start in enumerate(starts):
+        glass_albedo.create(raw / src.glass_albedo, start, grid, {b: arrays.albedo[b][index] for b in ALBEDO_BANDS})
+
+    if year >= world.target_start_year:
+        target = np.full_like(arrays.truth, np.nan)
+        target[:, land] = observe.target_like(
+            arrays.truth[:, land], _rng(params, year, 0, _STREAMS["target"])
+        )
+        for day, date in enumerate(dates.date):
+            glass_modis_sm.write(raw / src.glass_modis_sm, date, grid, target[day], world.target_subcells)
+
+    # ERA5-Land-like: truth averaged onto coarse nodes, then smoothed and wet-biased.
+    bias = np.full(grid.shape, np.nan, dtype=np.float32)
+    bias[land] = observe.wet_bias_field(fields.climate_class[land], fields.clay[land])
+    sm_nodes, node_lat, node_lon = node_means(arrays.truth, grid, world.era5_resolution)
+    root_nodes, _, _ = node_means(arrays.truth_root, grid, world.era5_resolution)
+    bias_nodes, _, _ = node_means(bias, grid, world.era5_resolution)
+    has_land = np.isfinite(sm_nodes).all(axis=0)
+    era5 = np.full_like(sm_nodes, np.nan)
+    era5[:, has_land] = observe.era5_like(
+        sm_nodes[:, has_land],
+        root_nodes[:, has_land],
+        bias_nodes[has_land],
+        _rng(params, year, 0, _STREAMS["era5"]),
+    )
+    path = era5_land.create(raw / src.era5_land, year, world.era5_resolution)
+    era5_land.write_window(path, node_lat, node_lon, era5)
+
+    # ESA-CCI-like: coarse cells, noisier, gaps over frozen/snow/dense vegetation.
+    factor = round(world.cci_resolution / grid.resolution)
+    area = grid.cell_area_km2()
+    cci_grid = grid.coarsened(factor)
+    sm_cells = coarsen_mean(arrays.truth, factor, area)
+    frozen_cells = coarsen_mean(np.where(land, arrays.frozen, np.nan).astype(np.float32), factor, area) > 0.5
+    snow_cells = coarsen_mean(np.where(land, arrays.snow, np.nan).astype(np.float32), factor, area) > 0.5
+    dense = (
+        coarsen_mean(np.where(land, fields.dense_vegetation, np.nan).astype(np.float32), factor, area) > 0.5
+    )
+    observed = np.isfinite(sm_cells).all(axis=0)
+    cci_sm = np.full_like(sm_cells, np.nan)
+    cci_flag = np.zeros(sm_cells.shape, dtype=np.int8)
+    cci_sm[:, observed], cci_flag[:, observed] = observe.cci_like(
+        sm_cells[:, observed],
+        frozen_cells[:, observed],
+        snow_cells[:, observed],
+        np.broadcast_to(dense[observed], (len(dates), int(observed.sum()))),
+        _rng(params, year, 0, _STREAMS["cci"]),
+    )
+    for day, date in enumerate(dates.date):
+        esa_cci.write(raw / src.esa_cci, date, cci_grid, cci_sm[day], cci_flag[day])
+
+
+def _write_stations(
+    params: Params,
+    grid: Grid,
+    fields: static.StaticFields,
+    stations: Stations,
+    series: dict[str, list[np.ndarray]],
+    raw: Path,
+) -> None:
+    """Write every in-situ site over the whole period."""
+    dates = _period_days(params)
+    full = {k: np.concatenate(v, axis=0) for k, v in series.items()}
+    table = stations.table
+    rng = _rng(params, 0, _STREAMS["stations"], 1)
+    src = params.sources
+    for kind, group in table.groupby("kind", sort=False):
+        idx = group.index.to_numpy()
+        sm, root, frozen, tair = (full[k][:, idx] for k in ("sm", "sm_root", "frozen", "tair"))
+        if kind == "ismn":
+            values, flags = observe.ismn_like(sm, frozen, tair, rng)
+            times = dates + pd.Timedelta(hours=12)
+            for j, site in enumerate(group.itertuples()):
+                ismn.write_station(
+                    raw / src.ismn,
+                    site.network,
+                    site.station,
+                    site.lat,
+                    site.lon,
+                    float(fields.elevation_m[site.row, site.col]),
+                    0.0,
+                    0.05,
+                    times,
+                    values[:, j],
+                    list(flags[:, j]),
+                    static={
+                        "climate_kg": KOPPEN_CODES[int(fields.climate_class[site.row, site.col])],
+                        "clay_fraction": float(fields.clay[site.row, site.col]),
+                        "sand_fraction": float(fields.sand[site.row, site.col]),
+                        "silt_fraction": float(fields.silt[site.row, site.col]),
+                    },
+                )
+        elif kind == "cosmos":
+            for j, site in enumerate(group.itertuples()):
+                values, depths = observe.cosmos_like(sm[:, j], root[:, j], site.depth_cm, rng)
+                flags = np.where(frozen[:, j], "F", "G")
+                cosmos.write_station(
+                    raw / src.cosmos,
+                    site.network,
+                    site.station,
+                    site.lat,
+                    site.lon,
+                    dates,
+                    values,
+                    depths,
+                    flags,
+                )
+        else:
+            for j, site in enumerate(group.itertuples()):
+                upscaled = observe.smap_core_site_like(sm[:, j : j + 1], rng)
+                smap_cvs.write_site(
+                    raw / src.smap_cvs,
+                    site.station,
+                    j + 1,
+                    site.lat,
+                    site.lon,
+                    dates,
+                    upscaled,
+                    np.full(len(dates), SMAP_SENSORS_PER_SITE),
+                )
+    table.to_csv(raw / "twin_world_sites.csv", index=False)

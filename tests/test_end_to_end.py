@@ -1,0 +1,195 @@
+"""End to end on params/tiny.yaml: twin world -> files in real formats -> readers -> datacube.
+
+One tiny run is generated per test module (into a temporary outputs folder) and shared by the
+tests below; notebook 00 is executed on it by papermill at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import papermill
+import pytest
+import xarray as xr
+import yaml
+
+from helpers import cube, inventory
+from helpers.errors import MissingInputsError, SourceError
+from helpers.params import load_params
+from helpers.sources import cosmos, glass_lst, ismn, smap_cvs
+from helpers.world import generate_world, node_means
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_params_file(folder: Path, **changes) -> Path:
+    data = yaml.safe_load((ROOT / "params" / "tiny.yaml").read_text())
+    data["outputs_dir"] = str(folder / "outputs")
+    data.update(changes)
+    path = folder / "tiny.yaml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The tiny twin world and its cube, the cube built while the truth is out of reach."""
+    folder = tmp_path_factory.mktemp("tiny")
+    params = load_params(tiny_params_file(folder))
+    generate_world(params, progress=False)
+    hidden = params.truth_dir.with_name("truth_hidden")
+    params.truth_dir.rename(hidden)  # any read of the truth during the build would fail
+    try:
+        cube.build_cube(params, progress=False)
+    finally:
+        hidden.rename(params.truth_dir)
+    return params
+
+
+def test_world_writes_every_product_in_its_format(tiny):
+    raw = tiny.raw_dir
+    expected = {
+        "glass_albedo": "GLASS02B05.V04.A2000009.*.hdf",
+        "glass_lst": "GLASS08B31.V40.A2000001.*.hdf",
+        "glass_modis_sm": "GLASS_SM_MODIS_A2000001.tif",
+        "era5_land": "era5_land_swvl1_1999.nc",
+        "merit_dem": "n45e005_dem.tif",
+        "soilgrids": "clay_0-5cm_mean.tif",
+        "mcd12c1": "MCD12C1.A2019001*.hdf",
+        "esa_cci": "ESACCI-SOILMOISTURE-L3S-SSMV-COMBINED-20000101000000-*.nc",
+    }
+    for folder, pattern in expected.items():
+        assert list((raw / folder).glob(pattern)), f"no {pattern} in {raw / folder}"
+    assert not list((raw / "glass_modis_sm").glob("GLASS_SM_MODIS_A1999*.tif")), "target before 2000"
+    era5 = xr.open_dataset(raw / "era5_land" / "era5_land_swvl1_2000.nc")
+    assert "valid_time" in era5.dims and era5["latitude"][0] == 90 and float(era5["longitude"].max()) > 180
+    assert inventory.missing_inputs(tiny) == []
+
+
+def test_station_files_read_back_through_the_real_readers(tiny, tmp_path):
+    stations = ismn.read_network(tiny.raw_dir / "ismn", tmp_path / "ismn_meta")
+    assert len(stations.data) >= 30
+    first = next(iter(stations.data.values()))
+    assert first.between(0, 0.7).all()
+    frozen_drops = stations.dropped[stations.dropped["flag"].str.startswith("D")]["n"].sum()
+    assert frozen_drops > 0, "frozen-soil flags D0x are expected in winter"
+    networks = cosmos.read_network(tiny.raw_dir / "cosmos")
+    assert set(networks.meta["network"]) == {"COSMOS", "COSMOS-Europe", "COSMOS-UK"}
+    assert networks.meta.groupby("network")["median_depth_cm"].median()["COSMOS-UK"] > 22
+    sites = smap_cvs.read_sites(tiny.raw_dir / "smap_cvs")
+    assert len(sites.data) == tiny.world.smap_sites
+
+
+def test_cube_is_complete_flagged_and_cf(tiny):
+    ds = cube.open_cube(tiny)
+    land = (ds["mask"] == cube.MASK_VALUES["land"]).values
+    assert land.sum() > 500
+    for name in cube.dynamic_features(tiny):
+        values = ds[name].values[:, land]
+        assert np.isfinite(values).all(), f"{name} has gaps over unmasked land"
+        assert ds[name].attrs["units"]
+    for name in cube.STATIC_FEATURES:
+        assert np.isfinite(ds[name].values[land]).all(), name
+    target = ds[cube.TARGET]
+    assert np.isnan(target.sel(time="1999").values).all()
+    assert np.isfinite(target.sel(time="2000").values[:, land]).mean() > 0.9
+    flags = ds["gap_flag"].values[:, land]
+    assert (flags & cube.GAP_FLAGS["lst_filled"]).any(), "clouds must leave LST gaps to fill"
+    assert ds.attrs["Conventions"].startswith("CF-1.10")
+    assert ds["era5_sm"].attrs["standard_name"] == "volume_fraction_of_condensed_water_in_soil"
+    assert not (ds["mask"].values[ds["water_fraction"].values >= 0.5] != cube.MASK_VALUES["water"]).any()
+    coverage = cube.read_coverage(tiny)
+    assert set(coverage["variable"]) >= {"lst", "era5_sm", cube.TARGET}
+
+
+def test_cube_inputs_relate_to_the_truth_as_designed(tiny):
+    from helpers.truth import open_truth
+
+    ds = cube.open_cube(tiny).sel(time="2000")
+    truth = open_truth(tiny)["sm"].sel(time="2000")
+    land = (ds["mask"] == 0).values
+    era5, target, true = (a.values[:, land] for a in (ds["era5_sm"], ds[cube.TARGET], truth))
+    assert np.nanmean(era5 - true) > 0.02, "ERA5-like input must be wet-biased"
+    assert np.nanmean(np.abs(target - true)) < np.nanmean(np.abs(era5 - true))
+
+
+def test_world_is_deterministic_by_seed(tmp_path):
+    one_year = {"period": {"start_year": 2000, "end_year": 2000},
+                "sampling": {"stride": 1, "train_years": [2000]}}
+    runs = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        params = load_params(tiny_params_file(tmp_path / name, seed=seed, **one_year))
+        generate_world(params, progress=False)
+        day = dt.date(2000, 7, 1)
+        lst = glass_lst.read(params.source_path("glass_lst"), params.to_grid(), day, day).values
+        truth = xr.open_zarr(params.truth_dir / "truth.zarr")["sm"].isel(time=180).values
+        runs[name] = (lst, truth)
+    np.testing.assert_array_equal(runs["a"][0], runs["b"][0])
+    np.testing.assert_array_equal(runs["a"][1], runs["b"][1])
+    assert not np.array_equal(np.nan_to_num(runs["a"][1]), np.nan_to_num(runs["c"][1]))
+
+
+def test_node_means_are_area_means_around_nodes():
+    from helpers.grid import Grid
+
+    grid = Grid(1.0)
+    field = np.ones(grid.shape, dtype=np.float32)
+    for spacing in (2.0, 3.0):
+        means, lat, lon = node_means(field, grid, spacing)
+        assert means.shape == (round(180 / spacing) + 1, round(360 / spacing))
+        assert lat[0] == 90 and lat[-1] == -90 and lon[0] == -180
+        np.testing.assert_allclose(means, 1.0)
+    marked = np.zeros(grid.shape, dtype=np.float32)
+    marked[grid.rows_cols_of(np.array([10.5]), np.array([20.5]))] = 1.0
+    means, lat, lon = node_means(marked, grid, 2.0)
+    row, col = int(np.argmax(means.max(axis=1))), int(np.argmax(means.max(axis=0)))
+    assert (lat[row], lon[col]) in {(10.0, 20.0), (12.0, 20.0), (10.0, 22.0), (12.0, 22.0)}
+
+
+def test_bad_input_names_the_file_and_leaves_no_cube(tiny, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny.raw_dir, raw)
+    victim = sorted((raw / "glass_lst").glob("GLASS08B31.V40.A2000100.*.hdf"))[0]
+    victim.write_bytes(victim.read_bytes()[:200])
+    params = load_params(tiny_params_file(tmp_path, data_root=str(raw), run_name="broken"))
+    with pytest.raises(SourceError) as info:
+        cube.build_cube(params, progress=False)
+    assert victim.name in str(info.value)
+    assert not params.cube_path.exists()
+    assert not list(params.data_dir.glob(".*tmp*")), "temporary cube left behind"
+
+
+def test_real_configuration_lists_missing_inputs(tmp_path):
+    paper = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
+    paper["data_root"] = str(tmp_path / "nothing_here")
+    paper["outputs_dir"] = str(tmp_path / "out")
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(paper))
+    with pytest.raises(MissingInputsError) as info:
+        inventory.check_inputs(load_params(path))
+    message = str(info.value)
+    assert "7 required input(s) not found" in message
+    assert "GLASS AVHRR albedo" in message and "doi:" in message
+    result = subprocess.run([sys.executable, "-m", "helpers.pipeline", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "ERA5-Land" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_notebook_00_runs_on_tiny(tiny):
+    out = tiny.run_dir / "notebooks" / "00_data_prep.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    params_file = tiny.outputs_dir.parent / "tiny.yaml"
+    papermill.execute_notebook(
+        ROOT / "notebooks" / "00_data_prep.ipynb", out, cwd=ROOT / "notebooks", kernel_name="python3",
+        parameters={"params_file": str(params_file), "run_name": "tiny", "example_day": "2000-07-15"},
+        progress_bar=False,
+    )
+    figures = {p.name for p in (tiny.run_dir / "figures").glob("*.png")}
+    assert {"00_inputs_one_day.png", "00_masks.png", "00_series_at_sites.png", "00_coverage.png"} <= figures
+    assert (tiny.run_dir / "tables" / "input_coverage.csv").exists()

@@ -1,0 +1,81 @@
+"""Tests of the strict params schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers.errors import ParamsError
+from helpers.params import load_params
+
+PARAMS_DIR = Path(__file__).resolve().parents[1] / "params"
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def tiny() -> dict:
+    return yaml.safe_load((PARAMS_DIR / "tiny.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["tiny", "demo", "paper"])
+def test_shipped_params_are_valid(name):
+    params = load_params(PARAMS_DIR / f"{name}.yaml")
+    assert params.run_name == name
+    assert params.outputs_dir.is_absolute()
+
+
+def test_paper_is_the_real_configuration():
+    params = load_params(PARAMS_DIR / "paper.yaml")
+    assert params.world is None
+    assert params.grid.resolution == 0.05
+    assert (params.period.start_year, params.period.end_year) == (1982, 2021)
+    assert params.sampling.stride == 5
+    assert len(params.sampling.train_years) == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(colour="blue"), "colour: unknown key"),
+        (lambda d: d["grid"].update(resolutoin=1), "grid.resolutoin: unknown key"),
+        (lambda d: d["sampling"].update(stride=-5), "sampling.stride: Input should be greater than 0"),
+        (lambda d: d["period"].update(start_year=2001, end_year=1999), "end_year (1999) must not be before"),
+        (lambda d: d["sampling"].update(split_ratios=[0.7, 0.2, 0.2]), "summing to 1"),
+        (lambda d: d["grid"].update(resolution="fine"), "grid.resolution"),
+        (lambda d: d.update(seed="42"), "seed: Input should be a valid integer"),
+        (lambda d: d["sampling"].update(train_years=[1990]), "outside period"),
+        (lambda d: d["world"].update(era5_resolution=3.0), "whole multiple"),
+        (lambda d: d["world"].update(era5_resolution=8.0), "must divide 90"),
+        (lambda d: d.pop("world"), "data_root is required"),
+    ],
+)
+def test_invalid_params_name_the_key(tmp_path, tiny, mutate, message):
+    mutate(tiny)
+    with pytest.raises(ParamsError) as info:
+        load_params(write(tmp_path, tiny))
+    assert str(tmp_path / "p.yaml") in str(info.value)
+    assert message in str(info.value)
+
+
+def test_missing_and_non_mapping_files(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ParamsError, match="mapping"):
+        load_params(bad)
+
+
+def test_overrides_and_derived_paths(tiny, tmp_path):
+    tiny["outputs_dir"] = str(tmp_path / "out")
+    params = load_params(write(tmp_path, tiny), run_name="other")
+    assert params.run_dir == tmp_path / "out" / "other"
+    assert params.raw_dir == params.run_dir / "data" / "raw"
+    assert params.truth_dir != params.raw_dir
