@@ -1,7 +1,7 @@
 """End to end on params/tiny.yaml: twin world -> files in real formats -> readers -> datacube.
 
-One tiny run is generated per test module (into a temporary outputs folder) and shared by the
-tests below; notebook 00 is executed on it by papermill at the end.
+The tiny run is the session fixture ``tiny`` of conftest.py (its cube is built while the truth
+is out of reach); notebook 00 is executed on it by papermill at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import papermill
 import pytest
 import xarray as xr
 import yaml
+from conftest import write_tiny_params
 
 from helpers import cube, inventory
 from helpers.errors import MissingInputsError, SourceError
@@ -25,31 +26,6 @@ from helpers.sources import cosmos, glass_lst, ismn, smap_cvs
 from helpers.world import generate_world, node_means
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_params_file(folder: Path, **changes) -> Path:
-    data = yaml.safe_load((ROOT / "params" / "tiny.yaml").read_text())
-    data["outputs_dir"] = str(folder / "outputs")
-    data.update(changes)
-    path = folder / "tiny.yaml"
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """The tiny twin world and its cube, the cube built while the truth is out of reach."""
-    folder = tmp_path_factory.mktemp("tiny")
-    params = load_params(tiny_params_file(folder))
-    generate_world(params, progress=False)
-    hidden = params.truth_dir.with_name("truth_hidden")
-    params.truth_dir.rename(hidden)  # any read of the truth during the build would fail
-    try:
-        cube.build_cube(params, progress=False)
-    finally:
-        hidden.rename(params.truth_dir)
-    return params
 
 
 def test_world_writes_every_product_in_its_format(tiny):
@@ -124,7 +100,7 @@ def test_world_is_deterministic_by_seed(tmp_path):
                 "sampling": {"stride": 1, "train_years": [2000]}}
     runs = {}
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        params = load_params(tiny_params_file(tmp_path / name, seed=seed, **one_year))
+        params = load_params(write_tiny_params(tmp_path / name, seed=seed, **one_year))
         generate_world(params, progress=False)
         day = dt.date(2000, 7, 1)
         lst = glass_lst.read(params.source_path("glass_lst"), params.to_grid(), day, day).values
@@ -157,7 +133,7 @@ def test_bad_input_names_the_file_and_leaves_no_cube(tiny, tmp_path):
     shutil.copytree(tiny.raw_dir, raw)
     victim = sorted((raw / "glass_lst").glob("GLASS08B31.V40.A2000100.*.hdf"))[0]
     victim.write_bytes(victim.read_bytes()[:200])
-    params = load_params(tiny_params_file(tmp_path, data_root=str(raw), run_name="broken"))
+    params = load_params(write_tiny_params(tmp_path, data_root=str(raw), run_name="broken"))
     with pytest.raises(SourceError) as info:
         cube.build_cube(params, progress=False)
     assert victim.name in str(info.value)

@@ -197,6 +197,20 @@ class SamplingParams(StrictModel):
         return ratios
 
 
+class ModelParams(StrictModel):
+    """Hyper-parameters of the model zoo (the paper: one layer for every deep model)."""
+
+    hidden_size: PositiveInt = Field(64, description="LSTM units per direction / Transformer width")
+    num_layers: PositiveInt = Field(1, description="recurrent or encoder layers")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    attention_size: PositiveInt = Field(32, description="AtLSTM attention projection size")
+    transformer_heads: PositiveInt = 4
+    transformer_feedforward: PositiveInt = 128
+    xgboost_trees: PositiveInt = 200
+    xgboost_depth: PositiveInt = 8
+    xgboost_learning_rate: float = Field(0.1, gt=0, le=1)
+
+
 class Params(StrictModel):
     """A whole run configuration."""
 
@@ -211,6 +225,7 @@ class Params(StrictModel):
     sources: SourcesParams = Field(default_factory=SourcesParams)
     cube: CubeParams = Field(default_factory=CubeParams)
     sampling: SamplingParams
+    models: ModelParams = Field(default_factory=ModelParams)
 
     @field_validator("outputs_dir", "data_root", mode="before")
     @classmethod
@@ -276,6 +291,10 @@ class Params(StrictModel):
     @property
     def cube_path(self) -> Path:
         return self.data_dir / "cube.zarr"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.data_dir / "samples.zarr"
 
     def source_path(self, product: str) -> Path:
         """The folder (or file) of one input product."""

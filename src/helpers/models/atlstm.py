@@ -1,0 +1,150 @@
+"""AtLSTM: a Bi-LSTM with an attention module over the sequence (the paper's best model).
+
+For every day ``t`` the model forms an attention distribution over all days ``s`` of the
+sequence (scaled dot-product attention, one head)::
+
+    q_t = W_q h_t,   k_s = W_k h_s                     (projections of size attention_size)
+    a_ts = softmax_s(q_t . k_s / sqrt(attention_size))  (over the allowed s)
+    c_t = sum_s a_ts h_s                                 (context: weighted Bi-LSTM states)
+    sm_t = head([h_t, c_t])
+
+where ``h`` are the concatenated forward and backward Bi-LSTM states. Attention runs over
+the whole sequence by default, as in the paper. ``attention_window=W`` restricts day ``t`` to
+days ``|s - t| <= W`` with a band mask (an ablation of how far the model needs to look); the
+weights are still returned as a full (batch, time, time) array, zero outside the band.
+
+Memory: the attention matrix is dense, ``time**2`` values per sequence (0.7 MB in float32 for
+a 425-day sequence, about three such arrays kept for the backward pass), so a batch of 256
+sequences needs about 0.5 GB for attention; a window does not reduce this.
+
+``forward(x, return_attention=True)`` adds the weights under ``"attention"``;
+:func:`attention_by_lag` averages them by lag ``s - t`` for the "attention weight vs lag"
+figure.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from helpers.models.base import ATTENTION_KEY, PREDICTION_KEY, SequenceModel, regression_head
+from helpers.models.bilstm import bidirectional_lstm
+from helpers.params import ModelParams
+
+
+def band_mask(length: int, window: int, device: torch.device | None = None) -> Tensor:
+    """Boolean (length, length) mask, True where ``|s - t| <= window``."""
+    steps = torch.arange(length, device=device)
+    return (steps[None, :] - steps[:, None]).abs() <= window
+
+
+class AtLSTM(SequenceModel):
+    """Bi-LSTM with scaled dot-product attention over the sequence.
+
+    Parameters
+    ----------
+    n_features : int
+        Input features per time step.
+    params : ModelParams
+        Uses ``hidden_size`` (units per direction), ``num_layers``, ``dropout`` and
+        ``attention_size`` (query/key projection size).
+    attention_window : int or None
+        None (default): every day attends to every day of the sequence. An integer ``W``:
+        day ``t`` attends only to days ``t - W .. t + W``.
+    """
+
+    name = "atlstm"
+
+    def __init__(self, n_features: int, params: ModelParams, attention_window: int | None = None) -> None:
+        super().__init__(n_features, params)
+        if attention_window is not None and attention_window < 0:
+            raise ValueError(f"attention_window must be None or >= 0, got {attention_window}")
+        self.attention_window = attention_window
+        state_size = 2 * params.hidden_size
+        self.lstm = bidirectional_lstm(n_features, params)
+        self.query = nn.Linear(state_size, params.attention_size, bias=False)
+        self.key = nn.Linear(state_size, params.attention_size, bias=False)
+        self.head = regression_head(2 * state_size, params.dropout)
+
+    def options(self) -> dict[str, Any]:
+        """The attention window (saved beside the weights)."""
+        return {"attention_window": self.attention_window}
+
+    def forward(self, x: Tensor, return_attention: bool = False) -> dict[str, Tensor]:
+        """Predict every time step.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            (batch, time, n_features) float32, normalised.
+        return_attention : bool
+            Also return the attention weights.
+
+        Returns
+        -------
+        dict
+            ``"sm"``: (batch, time) predictions; with ``return_attention``, ``"attention"``:
+            (batch, time, time) weights of day ``t`` (axis 1) on day ``s`` (axis 2), summing
+            to one over the last axis.
+        """
+        self.check_input(x)
+        states, _ = self.lstm(x)
+        scores = self.query(states) @ self.key(states).transpose(1, 2)
+        scores = scores / math.sqrt(self.params.attention_size)
+        if self.attention_window is not None:
+            allowed = band_mask(x.shape[1], self.attention_window, device=x.device)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        attention = torch.softmax(scores, dim=-1)
+        context = attention @ states
+        prediction = self.head(torch.cat([states, context], dim=-1)).squeeze(-1)
+        output = {PREDICTION_KEY: prediction}
+        if return_attention:
+            output[ATTENTION_KEY] = attention
+        return output
+
+
+def attention_by_lag(
+    attention: Tensor | np.ndarray, max_lag: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean attention weight as a function of the lag ``s - t`` (days).
+
+    For each lag, the weights ``a[b, t, t + lag]`` are averaged over the sequences ``b`` and
+    over the days ``t`` for which ``t + lag`` lies inside the sequence.
+
+    Parameters
+    ----------
+    attention : torch.Tensor or numpy.ndarray
+        (batch, time, time) or (time, time) weights, as returned by ``AtLSTM.forward(x,
+        return_attention=True)["attention"]``.
+    max_lag : int or None
+        Keep lags ``-max_lag .. max_lag`` only (default: all, ``-(time-1) .. time-1``).
+
+    Returns
+    -------
+    lags : numpy.ndarray
+        Integer lags in ascending order, symmetric around 0 (negative: the past).
+    mean_weight : numpy.ndarray
+        Mean weight at each lag.
+    """
+    if isinstance(attention, Tensor):
+        attention = attention.detach().cpu().numpy()
+    weights = np.asarray(attention, dtype=np.float64)
+    if weights.ndim == 2:
+        weights = weights[None]
+    if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
+        raise ValueError(f"attention must have shape (batch, time, time), got {weights.shape}")
+    length = weights.shape[1]
+    steps = np.arange(length)
+    lag_index = (steps[None, :] - steps[:, None] + length - 1).ravel()
+    totals = np.bincount(lag_index, weights=weights.mean(axis=0).ravel(), minlength=2 * length - 1)
+    counts = np.bincount(lag_index, minlength=2 * length - 1)
+    lags = np.arange(-(length - 1), length)
+    mean_weight = totals / counts
+    if max_lag is not None:
+        keep = np.abs(lags) <= max_lag
+        lags, mean_weight = lags[keep], mean_weight[keep]
+    return lags, mean_weight
