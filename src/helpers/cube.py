@@ -45,6 +45,7 @@ from helpers.errors import SourceError
 from helpers.grid import Grid
 from helpers.io import atomic_path
 from helpers.params import Params
+from helpers.provenance import global_attributes
 from helpers.sources import (
     era5_land,
     glass_albedo,
@@ -277,19 +278,15 @@ def _template(params: Params, grid: Grid) -> xr.Dataset:
         "flag_meanings": " ".join(MASK_VALUES),
     }
     ds["land_cover"].attrs["flag_values"] = np.arange(17, dtype=np.uint8)
-    ds.attrs = {
-        "title": "GLASS-SM analysis-ready input datacube",
-        "Conventions": "CF-1.10, ACDD-1.3",
-        "summary": "Model inputs and training target on the product grid, daily, gap-filled and flagged.",
-        "gap_filling": __doc__.split("What happens to each input:")[1].strip(),
-        "run_name": params.run_name,
-        "geospatial_lat_min": grid.south,
-        "geospatial_lat_max": grid.north,
-        "geospatial_lon_min": grid.west,
-        "geospatial_lon_max": grid.east,
-        "geospatial_lat_resolution": grid.resolution,
-        "geospatial_lon_resolution": grid.resolution,
-    }
+    ds.attrs = global_attributes(
+        params,
+        title="GLASS-SM analysis-ready input datacube",
+        summary="Model inputs and training target on the product grid, daily, gap-filled and flagged.",
+        extra={
+            "gap_filling": __doc__.split("What happens to each input:")[1].strip(),
+            "time_coverage_resolution": "P1D",
+        },
+    )
     return ds
 
 

@@ -30,15 +30,9 @@ from pydantic import (
 
 from helpers.errors import ParamsError
 from helpers.grid import Grid
+from helpers.sources import glass_albedo
 
-ALBEDO_BANDS = (
-    "ABD_BSA_VIS",
-    "ABD_BSA_NIR",
-    "ABD_BSA_shortwave",
-    "ABD_WSA_VIS",
-    "ABD_WSA_NIR",
-    "ABD_WSA_shortwave",
-)
+ALBEDO_BANDS = glass_albedo.BANDS
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Year = Annotated[int, Field(ge=1950, le=2100)]

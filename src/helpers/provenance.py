@@ -251,11 +251,8 @@ def update_manifest(run_dir: Path | str, **sections: Any) -> dict[str, Any]:
     return record
 
 
-def _license() -> str:
-    try:
-        return importlib.metadata.metadata("glass-sm")["License"] or "MIT"
-    except importlib.metadata.PackageNotFoundError:
-        return "MIT"
+#: Licence of the data files a run writes (the software itself is MIT-licensed).
+DATA_LICENSE = "CC-BY-4.0"
 
 
 def global_attributes(
@@ -301,7 +298,7 @@ def global_attributes(
         ),
         "history": f"{created} {current_command()}",
         "date_created": created,
-        "license": _license(),
+        "license": DATA_LICENSE,
         "product_version": helpers.__version__,
         "geospatial_lat_min": south,
         "geospatial_lat_max": north,

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from helpers.grid import Grid, coarsen_mean
 from helpers.io import atomic_path
 from helpers.params import Params
+from helpers.provenance import global_attributes
 from helpers.sources import (
     cosmos,
     era5_land,
@@ -61,14 +62,7 @@ log = logging.getLogger(__name__)
 DEM_SUBCELLS = 4
 SOIL_SUBCELLS = 2
 MERIT_TILE_DEG = 5
-ALBEDO_BANDS = (
-    "ABD_BSA_VIS",
-    "ABD_BSA_NIR",
-    "ABD_BSA_shortwave",
-    "ABD_WSA_VIS",
-    "ABD_WSA_NIR",
-    "ABD_WSA_shortwave",
-)
+ALBEDO_BANDS = glass_albedo.BANDS
 #: Regions where in-situ stations cluster, as (west, south, east, north), and their weight.
 STATION_REGIONS = {
     "north_america": ((-125.0, 25.0, -65.0, 50.0), 6.0),
@@ -399,11 +393,12 @@ def _truth_template(params: Params, grid: Grid) -> xr.Dataset:
         "flag_values": np.array([0, 1], "u1"),
         "flag_meanings": "thawed frozen",
     }
-    ds.attrs = {
-        "title": "Twin-world truth",
-        "Conventions": "CF-1.10",
-        "comment": "Known only because the world is synthetic. No estimation step reads this store.",
-    }
+    ds.attrs = global_attributes(
+        params,
+        title="Twin-world truth",
+        summary="The TRUE soil moisture of the synthetic twin world. Known only because the world is"
+        " synthetic; no estimation step reads this store.",
+    )
     return ds
 
 
