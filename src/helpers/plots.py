@@ -150,3 +150,108 @@ def cube_explorer(ds: xr.Dataset, variable: str, year: str):
         clim=(vmin, vmax) if vmin is not None and vmax is not None else None,
         frame_width=600, title=f"{variable}, monthly mean",
     )
+
+
+#: Colours of the training-sample splits.
+SPLIT_COLOURS = {"train": "tab:blue", "validation": "tab:orange", "test": "tab:red"}
+
+
+def sample_map(locations: pd.DataFrame, column: str = "split", spacing_deg: float | None = None,
+               extent: Sequence[float] | None = None, title: str | None = None) -> plt.Figure:
+    """Sample locations (``lat``, ``lon`` columns) on a map, one colour per value of ``column``.
+
+    Splits take :data:`SPLIT_COLOURS`; other values the default colour cycle. Each location is
+    a square marker a little wider than ``spacing_deg`` at the median sample location (the
+    distance between samples, so that a dense sample tiles the map); without it the size
+    shrinks with the number of locations.
+    """
+    fig = plt.figure(figsize=(10, 5.2), layout="constrained")
+    ax = map_axes(fig, (1, 1, 1), extent)
+    if spacing_deg is None:
+        size = float(np.clip(4e4 / max(len(locations), 1), 0.3, 12))
+    else:
+        fig.canvas.draw()  # fixes the axes' final size
+        lon0, lat0 = float(locations["lon"].median()), float(locations["lat"].median())
+        corners = [(lon0, lat0), (lon0 + spacing_deg, lat0), (lon0, lat0 + spacing_deg)]
+        projected = ax.projection.transform_points(ccrs.PlateCarree(), *np.array(corners, dtype=float).T)
+        pixels = ax.transData.transform(projected[:, :2])
+        side_points = 1.1 * np.abs(pixels[1:] - pixels[0]).max() * 72 / fig.dpi  # 10% overlap
+        size = float(max(side_points**2, 0.05))  # marker "s" is sqrt(s) points wide
+    for value, group in locations.groupby(column, sort=False):
+        ax.scatter(group["lon"], group["lat"], s=size, color=SPLIT_COLOURS.get(str(value)), marker="s",
+                   linewidths=0, transform=ccrs.PlateCarree(), label=f"{value} ({len(group)})")
+    ax.legend(loc="lower left", fontsize=8, markerscale=6 / size**0.5)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def histogram_overlay(values: Mapping[str, np.ndarray], xlabel: str, bins: int = 50,
+                      value_range: tuple[float, float] | None = None) -> plt.Figure:
+    """Density histograms of several samples on one axis (step lines, shared bins)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    finite = [np.asarray(v)[np.isfinite(v)] for v in values.values()]
+    if value_range is None:
+        joined = np.concatenate(finite) if finite else np.array([0.0, 1.0])
+        value_range = (float(joined.min()), float(joined.max())) if joined.size else (0.0, 1.0)
+    edges = np.linspace(*value_range, bins + 1)
+    for name, sample in zip(values, finite, strict=True):
+        ax.hist(sample, bins=edges, density=True, histtype="step", lw=1.4, color=SPLIT_COLOURS.get(name),
+                label=f"{name} (n={sample.size:,})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def density_scatter(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ncols: int = 3,
+    limits: tuple[float, float] = (0.0, 0.6),
+    bins: int = 120,
+    xlabel: str = "target [m3 m-3]",
+    ylabel: str = "estimate [m3 m-3]",
+) -> plt.Figure:
+    """Density scatter (2-D histogram, log colour) of estimate vs reference, one panel per entry.
+
+    ``pairs`` maps a title to ``(reference, estimate)`` arrays of any shape; NaN pairs are
+    dropped. Each panel shows the 1:1 line and n, R2, RMSE of the valid pairs.
+    """
+    from matplotlib.colors import LogNorm
+
+    n = len(pairs)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(3.6 * min(n, ncols), 3.4 * nrows),
+                             layout="constrained", squeeze=False)
+    for ax, (title, (reference, estimate)) in zip(axes.ravel(), pairs.items(), strict=False):
+        ref, est = np.ravel(reference), np.ravel(estimate)
+        keep = np.isfinite(ref) & np.isfinite(est)
+        ref, est = ref[keep], est[keep]
+        ax.hist2d(ref, est, bins=bins, range=[limits, limits], norm=LogNorm(), cmap="viridis", cmin=1)
+        ax.plot(limits, limits, color="black", lw=0.8)
+        if ref.size > 1:
+            residual = est - ref
+            r2 = 1 - np.sum(residual**2) / np.sum((ref - ref.mean()) ** 2)
+            text = f"n = {ref.size:,}\nR2 = {r2:.3f}\nRMSE = {np.sqrt(np.mean(residual**2)):.4f}"
+            ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_aspect("equal")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig
+
+
+def learning_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """Training and validation loss per epoch for each model (columns epoch, train_loss, val_loss)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    for i, (name, history) in enumerate(histories.items()):
+        colour = f"C{i}"
+        ax.plot(history["epoch"], history["train_loss"], color=colour, ls="--", lw=1)
+        ax.plot(history["epoch"], history["val_loss"], color=colour, lw=1.6, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("masked MSE (normalised target)")
+    ax.legend(fontsize=8, title="validation (solid), training (dashed)", title_fontsize=7)
+    return fig

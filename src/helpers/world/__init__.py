@@ -223,7 +223,8 @@ def place_stations(params: Params, fields: static.StaticFields) -> Stations:
         pick(spec.stations, "cosmos", network, COSMOS_REGIONS.get(network), spec.depth_cm)
     if world.smap_sites:
         pick(world.smap_sites, "smap_cvs", "SMAP-CVS", None, 5.0)
-    return Stations(pd.DataFrame.from_records(records))
+    columns = ["kind", "network", "station", "lat", "lon", "row", "col", "depth_cm"]
+    return Stations(pd.DataFrame.from_records(records, columns=columns))
 
 
 # Dynamics ----------------------------------------------------------------------------------
