@@ -169,3 +169,20 @@ def test_notebook_00_runs_on_tiny(tiny):
     figures = {p.name for p in (tiny.run_dir / "figures").glob("*.png")}
     assert {"00_inputs_one_day.png", "00_masks.png", "00_series_at_sites.png", "00_coverage.png"} <= figures
     assert (tiny.run_dir / "tables" / "input_coverage.csv").exists()
+
+
+def test_truth_sequences_align_with_calendars(tiny):
+    import pandas as pd
+
+    from helpers.truth import open_truth, truth_sequences
+
+    table = pd.DataFrame({"row": [10, 40], "col": [100, 20], "year": [2000, 2001]})
+    calendars = {
+        2000: pd.DataFrame({"date": pd.date_range("1999-12-30", periods=5)}),
+        2001: pd.DataFrame({"date": pd.date_range("2001-12-29", periods=5)}),  # runs past the period
+    }
+    out = truth_sequences(tiny, table, calendars, length=6)
+    sm = open_truth(tiny)["sm"]
+    np.testing.assert_array_equal(out[0, :5], sm.sel(time=slice("1999-12-30", "2000-01-03")).values[:, 10, 100])
+    np.testing.assert_array_equal(out[1, :3], sm.sel(time=slice("2001-12-29", "2001-12-31")).values[:, 40, 20])
+    assert np.isnan(out[1, 3:]).all() and np.isnan(out[:, 5]).all()

@@ -205,6 +205,27 @@ class ModelParams(StrictModel):
     xgboost_learning_rate: float = Field(0.1, gt=0, le=1)
 
 
+class TrainingParams(StrictModel):
+    """How the models are trained: one loop for every deep model, and XGBoost's rows."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available, else cpu")
+    batch_size: PositiveInt = Field(64, description="sequences per optimisation step")
+    max_epochs: PositiveInt = 30
+    patience: PositiveInt = Field(4, description="epochs without a better validation loss before stopping")
+    learning_rate: float = Field(1e-3, gt=0, description="Adam's initial learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="Adam's L2 penalty")
+    grad_clip: float | None = Field(1.0, gt=0, description="largest gradient norm (None: no clipping)")
+    lr_factor: float = Field(0.5, gt=0, lt=1, description="ReduceLROnPlateau: learning-rate multiplier")
+    lr_patience: int = Field(2, ge=0, description="ReduceLROnPlateau: epochs without improvement first")
+    sequences_per_epoch: PositiveInt | None = Field(
+        None, description="training sequences drawn per epoch, validation sequences kept (None: all)"
+    )
+    num_threads: PositiveInt | None = Field(
+        None, description="CPU threads of torch and XGBoost (None: default)"
+    )
+    xgboost_max_rows: PositiveInt = Field(2_000_000, description="training pixel-days drawn for XGBoost")
+
+
 class Params(StrictModel):
     """A whole run configuration."""
 
@@ -220,6 +241,7 @@ class Params(StrictModel):
     cube: CubeParams = Field(default_factory=CubeParams)
     sampling: SamplingParams
     models: ModelParams = Field(default_factory=ModelParams)
+    training: TrainingParams = Field(default_factory=TrainingParams)
 
     @field_validator("outputs_dir", "data_root", mode="before")
     @classmethod

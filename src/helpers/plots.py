@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from helpers import metrics
 from helpers.params import Params
 
 #: Colour scales per kind of variable: (colormap, vmin, vmax).
@@ -229,11 +230,9 @@ def density_scatter(
         ref, est = ref[keep], est[keep]
         ax.hist2d(ref, est, bins=bins, range=[limits, limits], norm=LogNorm(), cmap="viridis", cmin=1)
         ax.plot(limits, limits, color="black", lw=0.8)
-        if ref.size > 1:
-            residual = est - ref
-            r2 = 1 - np.sum(residual**2) / np.sum((ref - ref.mean()) ** 2)
-            text = f"n = {ref.size:,}\nR2 = {r2:.3f}\nRMSE = {np.sqrt(np.mean(residual**2)):.4f}"
-            ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8)
+        scores = metrics.score_all(est, ref)
+        text = f"n = {scores['n']:,}\nR2 = {scores['r2']:.3f}\nRMSE = {scores['rmse']:.4f}"
+        ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)

@@ -1,0 +1,339 @@
+"""Skill metrics: small pure functions, each with its formula, and their vectorised forms.
+
+User guide
+----------
+Every metric takes an ``estimate`` (the product or model) and a ``reference`` (the target,
+a station, the twin truth) of the same shape and returns one float::
+
+    from helpers.metrics import pearson_r, rmse, score_all
+
+    rmse(model_sm, target_sm)            # m3 m-3
+    score_all(model_sm, target_sm)       # {"n", "r", "r2", "rmse", "bias", "ubrmse"}
+
+Pairs where either value is NaN (or infinite) are left out. With fewer than
+:data:`MIN_PAIRS` pairs left, every metric is NaN (``n_pairs`` still counts them); so are
+``pearson_r`` when either series has no spread and ``r2`` when the reference has none.
+The sign convention is estimate minus reference: a positive bias is a wet estimate.
+
+:func:`score_all` gives the columns of ``tables/model_comparison.csv`` and
+``tables/truth_skill.csv``. :func:`score_along` computes the same metrics along one dimension
+of NumPy or xarray arrays (e.g. along ``time`` for every station or pixel) and returns an
+``xarray.Dataset`` with one variable per metric; dask-backed inputs stay lazy.
+:func:`paired_tests` compares two products through paired per-station metrics (paired
+t-test and Wilcoxon signed-rank test), as in ``tables/significance.csv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+#: Fewest valid pairs for which a metric is computed (NaN below).
+MIN_PAIRS = 3
+#: Names of the metrics returned by :func:`score_all` and :func:`score_along`, in table order.
+SCORES = ("n", "r", "r2", "rmse", "bias", "ubrmse")
+
+Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+# Vectorised kernels: along the last axis, on (estimate, reference, valid) -----------------
+
+
+def _valid_pairs(estimate: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float arrays with invalid pairs zeroed, and the mask of valid pairs."""
+    estimate = np.asarray(estimate, dtype=float)
+    reference = np.asarray(reference, dtype=float)
+    if estimate.shape != reference.shape:
+        raise ValueError(f"estimate and reference differ in shape: {estimate.shape} vs {reference.shape}")
+    valid = np.isfinite(estimate) & np.isfinite(reference)
+    return np.where(valid, estimate, 0.0), np.where(valid, reference, 0.0), valid
+
+
+def _count(valid: np.ndarray) -> np.ndarray:
+    return valid.sum(axis=-1, dtype=np.int64)
+
+
+def _mean(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Mean of the valid values (NaN below MIN_PAIRS)."""
+    n = _count(valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(axis=-1) / n
+    return np.where(n >= MIN_PAIRS, mean, np.nan)
+
+
+def _anomalies(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Departures from the mean of the valid values, zero on invalid pairs."""
+    return np.where(valid, values - _mean(values, valid)[..., None], 0.0)
+
+
+def _bias(estimate: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    return _mean(estimate - reference, valid)
+
+
+def _rmse(estimate: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    return np.sqrt(_mean((estimate - reference) ** 2, valid))
+
+
+def _ubrmse(estimate: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    return np.sqrt(_mean(_anomalies(estimate - reference, valid) ** 2, valid))
+
+
+def _pearson_r(estimate: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    est, ref = _anomalies(estimate, valid), _anomalies(reference, valid)
+    spread = np.sqrt((est**2).sum(axis=-1) * (ref**2).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (est * ref).sum(axis=-1) / spread
+    return np.where(spread > 0, np.clip(r, -1.0, 1.0), np.nan)
+
+
+def _r2(estimate: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    sse = ((estimate - reference) ** 2).sum(axis=-1)
+    sst = (_anomalies(reference, valid) ** 2).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = 1.0 - sse / sst
+    return np.where(sst > 0, r2, np.nan)
+
+
+KERNELS: dict[str, Kernel] = {
+    "r": _pearson_r,
+    "r2": _r2,
+    "rmse": _rmse,
+    "bias": _bias,
+    "ubrmse": _ubrmse,
+}
+
+
+def _scalar(kernel: Kernel, estimate: np.ndarray, reference: np.ndarray) -> float:
+    est, ref, valid = _valid_pairs(np.ravel(estimate), np.ravel(reference))
+    return float(kernel(est, ref, valid))
+
+
+# The metrics ---------------------------------------------------------------------------
+
+
+def n_pairs(estimate: np.ndarray, reference: np.ndarray) -> int:
+    """Number of pairs where both values are finite.
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened.
+
+    Returns
+    -------
+    int
+    """
+    return int(_valid_pairs(np.ravel(estimate), np.ravel(reference))[2].sum())
+
+
+def bias(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Mean difference, estimate minus reference.
+
+    .. math:: \\mathrm{bias} = \\frac{1}{n} \\sum_i (e_i - r_i)
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened; pairs with a NaN are left out.
+
+    Returns
+    -------
+    float
+        In the units of the inputs; NaN with fewer than :data:`MIN_PAIRS` pairs.
+    """
+    return _scalar(_bias, estimate, reference)
+
+
+def rmse(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Root-mean-square error.
+
+    .. math:: \\mathrm{RMSE} = \\sqrt{\\frac{1}{n} \\sum_i (e_i - r_i)^2}
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened; pairs with a NaN are left out.
+
+    Returns
+    -------
+    float
+        In the units of the inputs; NaN with fewer than :data:`MIN_PAIRS` pairs.
+    """
+    return _scalar(_rmse, estimate, reference)
+
+
+def ubrmse(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Unbiased RMSE: the RMSE left once the mean difference is removed.
+
+    .. math::
+
+        \\mathrm{ubRMSE} = \\sqrt{\\frac{1}{n} \\sum_i \\left((e_i - \\bar e) - (r_i - \\bar r)\\right)^2}
+                        = \\sqrt{\\mathrm{RMSE}^2 - \\mathrm{bias}^2}
+
+    Computed in the first form (no cancellation); it equals the population standard
+    deviation (ddof 0) of the differences.
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened; pairs with a NaN are left out.
+
+    Returns
+    -------
+    float
+        In the units of the inputs; NaN with fewer than :data:`MIN_PAIRS` pairs.
+    """
+    return _scalar(_ubrmse, estimate, reference)
+
+
+def pearson_r(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Pearson correlation coefficient.
+
+    .. math::
+
+        R = \\frac{\\sum_i (e_i - \\bar e)(r_i - \\bar r)}
+                 {\\sqrt{\\sum_i (e_i - \\bar e)^2 \\sum_i (r_i - \\bar r)^2}}
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened; pairs with a NaN are left out.
+
+    Returns
+    -------
+    float
+        In [-1, 1]; NaN with fewer than :data:`MIN_PAIRS` pairs or when either series is
+        constant.
+    """
+    return _scalar(_pearson_r, estimate, reference)
+
+
+def r2(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Coefficient of determination of the estimate against the reference.
+
+    .. math::
+
+        R^2 = 1 - \\frac{\\sum_i (e_i - r_i)^2}{\\sum_i (r_i - \\bar r)^2}
+
+    The score of model comparison (the Nash-Sutcliffe efficiency of hydrology, scikit-learn's
+    ``r2_score(reference, estimate)``), not the square of :func:`pearson_r`: a perfect
+    estimate scores 1, the reference's own mean 0, and a worse estimate is negative.
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened; pairs with a NaN are left out.
+
+    Returns
+    -------
+    float
+        At most 1; NaN with fewer than :data:`MIN_PAIRS` pairs or a constant reference.
+    """
+    return _scalar(_r2, estimate, reference)
+
+
+def score_all(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Every metric at once, keyed as the columns of the skill tables.
+
+    Parameters
+    ----------
+    estimate, reference : array_like
+        Same shape; flattened; pairs with a NaN are left out.
+
+    Returns
+    -------
+    dict
+        ``n`` (int, :func:`n_pairs`), ``r`` (:func:`pearson_r`), ``r2`` (:func:`r2`),
+        ``rmse``, ``bias``, ``ubrmse``, in that order.
+    """
+    est, ref, valid = _valid_pairs(np.ravel(estimate), np.ravel(reference))
+    return {"n": int(valid.sum())} | {
+        name: float(kernel(est, ref, valid)) for name, kernel in KERNELS.items()
+    }
+
+
+def _scores_last_axis(estimate: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, ...]:
+    est, ref, valid = _valid_pairs(estimate, reference)
+    return (_count(valid), *(kernel(est, ref, valid) for kernel in KERNELS.values()))
+
+
+def score_along(
+    estimate: xr.DataArray | np.ndarray, reference: xr.DataArray | np.ndarray, dim: str | int = "time"
+) -> xr.Dataset:
+    """Every metric along one dimension, e.g. over time for each station or pixel.
+
+    Parameters
+    ----------
+    estimate, reference : xarray.DataArray or numpy.ndarray
+        DataArrays are aligned by xarray (coordinates must match exactly, other dimensions
+        broadcast) and may be dask-backed (the result is then lazy, one task per chunk; the
+        reduced dimension must be a single chunk). NumPy arrays must have the same shape.
+    dim : str or int
+        The dimension reduced: a name for DataArrays, an axis for NumPy arrays (the result's
+        dimensions are then xarray's defaults ``dim_0``, ``dim_1`` ... of the others).
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``n`` (int), ``r``, ``r2``, ``rmse``, ``bias``, ``ubrmse``, each over the
+        remaining dimensions, with the formulas of the scalar functions of this module.
+    """
+    if not isinstance(estimate, xr.DataArray) or not isinstance(reference, xr.DataArray):
+        if isinstance(estimate, xr.DataArray) or isinstance(reference, xr.DataArray):
+            raise TypeError("estimate and reference must both be DataArrays or both be NumPy arrays")
+        estimate, reference = np.asarray(estimate), np.asarray(reference)
+        if estimate.shape != reference.shape:
+            raise ValueError(f"estimate and reference differ in shape: {estimate.shape} vs {reference.shape}")
+        if not isinstance(dim, int | np.integer):
+            raise TypeError(f"dim must be an axis (int) for NumPy arrays, got {dim!r}")
+        dim = f"dim_{int(dim) % estimate.ndim}"
+        estimate, reference = xr.DataArray(estimate), xr.DataArray(reference)
+    if dim not in estimate.dims or dim not in reference.dims:
+        raise ValueError(f"dimension {dim!r} is not in both inputs ({estimate.dims}, {reference.dims})")
+    results = xr.apply_ufunc(
+        _scores_last_axis,
+        estimate,
+        reference,
+        input_core_dims=[[dim], [dim]],
+        output_core_dims=[[] for _ in SCORES],
+        dask="parallelized",
+        output_dtypes=[np.int64] + [float] * len(KERNELS),
+    )
+    return xr.Dataset(dict(zip(SCORES, results, strict=True)))
+
+
+def paired_tests(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Is metric ``a`` different from metric ``b``? Paired tests on per-station values.
+
+    ``a[i]`` and ``b[i]`` are one metric (e.g. ubRMSE) of two products at station ``i``.
+    Stations where either is NaN are left out. Two-sided tests of a zero mean (paired
+    t-test, ``scipy.stats.ttest_rel``) and a zero median (Wilcoxon signed-rank test,
+    ``scipy.stats.wilcoxon``) of the differences ``d_i = a_i - b_i``; the t statistic is
+
+    .. math:: t = \\frac{\\bar d}{s_d / \\sqrt{n}}
+
+    Parameters
+    ----------
+    a, b : array_like
+        Paired values, same shape; flattened.
+
+    Returns
+    -------
+    dict
+        ``n_pairs`` (int), ``t_pvalue`` and ``wilcoxon_pvalue``: NaN with fewer than
+        :data:`MIN_PAIRS` pairs, 1.0 when every difference is zero (no evidence of a
+        difference).
+    """
+    a, b, valid = _valid_pairs(np.ravel(a), np.ravel(b))
+    a, b = a[valid], b[valid]
+    result = {"n_pairs": int(valid.sum()), "t_pvalue": np.nan, "wilcoxon_pvalue": np.nan}
+    if result["n_pairs"] < MIN_PAIRS:
+        return result
+    if np.all(a == b):
+        return result | {"t_pvalue": 1.0, "wilcoxon_pvalue": 1.0}
+    result["t_pvalue"] = float(stats.ttest_rel(a, b).pvalue)
+    result["wilcoxon_pvalue"] = float(stats.wilcoxon(a, b).pvalue)
+    return result
