@@ -805,9 +805,18 @@ def evaluate(
         )
     x, y, central = samples.sequences(split, normalise=True)
     estimate = predict(model, x[..., columns], batch_size=batch_size)
-    scored = central & np.isfinite(y)
+    return skill_table(estimate, y, central, label or model.name)
+
+
+def skill_table(estimate: np.ndarray, target: np.ndarray, central: np.ndarray, label: str) -> pd.DataFrame:
+    """Rows ``all`` and ``sm_gt_0.4`` of the comparison table for predicted sequences.
+
+    Scored on central days with a finite target; the wet subset keeps the days whose target
+    exceeds :data:`WET_THRESHOLD`. Columns :data:`COMPARISON_COLUMNS`.
+    """
+    scored = central & np.isfinite(target)
     rows = [
-        {"model": label or model.name, "subset": subset} | score_all(estimate[keep], y[keep])
-        for subset, keep in zip(SUBSETS, (scored, scored & (y > WET_THRESHOLD)), strict=True)
+        {"model": label, "subset": subset} | score_all(estimate[keep], target[keep])
+        for subset, keep in zip(SUBSETS, (scored, scored & (target > WET_THRESHOLD)), strict=True)
     ]
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))

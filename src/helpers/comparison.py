@@ -1,0 +1,117 @@
+"""Model comparison (notebook 02): the zoo trained on the same samples, scored on the test split.
+
+Every model of :data:`MODEL_ORDER` is trained by :mod:`helpers.training` on the same sample
+store, predicts the held-out test sequences once, and those predictions feed every table and
+figure: the comparison table against the target (``tables/model_comparison.csv``, subsets
+``all`` and ``sm_gt_0.4``), the density scatter plots, and on the twin world the skill against
+the truth (``tables/truth_skill.csv``), where the target itself and the ERA5-Land input are
+scored too, so that "agreement with the target" can be set beside "accuracy".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.metrics import score_all
+from helpers.models import is_sequence_model
+from helpers.params import Params
+from helpers.training import (
+    Samples,
+    TrainingResult,
+    feature_columns,
+    predict,
+    skill_table,
+    train_torch_model,
+    train_xgboost,
+)
+
+MODEL_ORDER = ("lstm", "bilstm", "atlstm", "transformer", "xgboost")
+TRUTH_SKILL_COLUMNS = ("product", "r", "bias", "ubrmse", "rmse")
+INPUT_PRODUCT = "era5_sm"
+
+
+@dataclass
+class TestPredictions:
+    """Held-out test sequences and every model's estimate of them (arrays (n, T))."""
+
+    target: np.ndarray
+    central: np.ndarray
+    era5: np.ndarray
+    estimates: dict[str, np.ndarray]
+
+    def scored(self) -> np.ndarray:
+        """Days that count: the central year with a target value."""
+        return self.central & np.isfinite(self.target)
+
+
+def train_all(
+    samples: Samples, params: Params, run_dir: Path, names: Sequence[str] = MODEL_ORDER, progress: bool = True
+) -> dict[str, TrainingResult]:
+    """Train each named model of the zoo on the same samples (see :mod:`helpers.training`)."""
+    results = {}
+    for name in names:
+        if is_sequence_model(name):
+            results[name] = train_torch_model(name, samples, params, run_dir, progress=progress)
+        else:
+            results[name] = train_xgboost(samples, params, run_dir)
+    return results
+
+
+def training_summary(results: dict[str, TrainingResult]) -> pd.DataFrame:
+    """Per model: best epoch, wall time, training throughput and time spent waiting for data."""
+    return pd.DataFrame(
+        [
+            {
+                "model": name,
+                "best_epoch": r.best_epoch,
+                "epochs_run": len(r.history) if name != "xgboost" else np.nan,
+                "wall_s": round(r.wall_seconds, 1),
+                "pixel_days_per_s": round(r.pixel_days_per_second),
+                "data_wait_share": round(r.data_wait_fraction, 3),
+            }
+            for name, r in results.items()
+        ]
+    )
+
+
+def predict_test(results: dict[str, TrainingResult], samples: Samples) -> TestPredictions:
+    """Predict the test split once with every model."""
+    x, target, central = samples.sequences("test", normalise=True)
+    raw = samples.sequences("test", normalise=False)[0]
+    era5 = raw[..., list(samples.feature_names).index(INPUT_PRODUCT)]
+    estimates = {}
+    for name, result in results.items():
+        _, columns = feature_columns(samples, result.feature_names)
+        estimates[name] = predict(result.model, x[..., columns])
+    return TestPredictions(target=target, central=central, era5=era5, estimates=estimates)
+
+
+def comparison_table(predictions: TestPredictions) -> pd.DataFrame:
+    """``model, subset, n, r, r2, rmse, bias, ubrmse`` for every model on the test split."""
+    frames = [skill_table(e, predictions.target, predictions.central, name)
+              for name, e in predictions.estimates.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def scatter_pairs(predictions: TestPredictions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(target, estimate) on the scored test days, per model, for the density scatter plots."""
+    keep = predictions.scored()
+    return {name: (predictions.target[keep], e[keep]) for name, e in predictions.estimates.items()}
+
+
+def truth_skill_table(predictions: TestPredictions, truth: np.ndarray) -> pd.DataFrame:
+    """Skill against the twin world's truth on the scored test days (``product, r, bias, ubrmse, rmse``).
+
+    Besides the models, the target (GLASS-MODIS-like) and the ERA5-Land-like input are scored
+    on the same days, so every row is comparable.
+    """
+    keep = predictions.scored() & np.isfinite(truth)
+    products = {"target (GLASS-MODIS-like)": predictions.target, "input ERA5-Land-like": predictions.era5,
+                **predictions.estimates}
+    rows = [{"product": name} | score_all(values[keep], truth[keep]) for name, values in products.items()]
+    return pd.DataFrame(rows)[list(TRUTH_SKILL_COLUMNS)]
