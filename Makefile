@@ -31,7 +31,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV_PYTHON) -m ruff check $(CODE)
-	$(VENV_PYTHON) -m pytest -n 2 -q
+	$(VENV_PYTHON) -m pytest -n 2 --dist loadfile -q
 
 lab: $(STAMP)
 	$(VENV_PYTHON) -m ipykernel install --user --name glass-sm --display-name "Python (glass-sm)"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -31,17 +30,17 @@ def folder_bytes(path: Path) -> int:
 
 
 def run_stage(params_file: Path, run_name: str, stage: str) -> dict:
-    """Run one stage in a child process; return wall time and the child's peak RSS."""
+    """Run one stage in a child process; return its wall time and its own peak RSS."""
     code = (
-        "from helpers.params import load_params; "
-        f"p = load_params({str(params_file)!r}, run_name={run_name!r}); {STAGE_CODE[stage]}"
+        "import resource; from helpers.params import load_params; "
+        f"p = load_params({str(params_file)!r}, run_name={run_name!r}); {STAGE_CODE[stage]}; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(max(peak_kib, before) / 1024)}
+    peak_kib = int(result.stdout.strip().splitlines()[-1])
+    return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak_kib / 1024)}
 
 
 def bench(params_file: Path) -> list[dict]:

@@ -332,3 +332,26 @@ def test_notebook_01_runs_on_tiny(tiny):
     splits = pd.read_csv(tiny.run_dir / "tables" / "sample_splits.csv")
     assert list(splits["split"]) == list(sampling.SPLITS) and splits["locations"].sum() > 100
     assert sampling.open_samples(tiny).years == tiny.sampling.train_years
+
+
+def test_notebook_02_runs_on_tiny(tiny):
+    """Model comparison on the samples of notebook 01 (kept in this module so it runs after it)."""
+    if not tiny.samples_path.exists():
+        sampling.build_samples(tiny, progress=False)
+    out = tiny.run_dir / "notebooks" / "02_model_comparison.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        ROOT / "notebooks" / "02_model_comparison.ipynb",
+        out,
+        cwd=ROOT / "notebooks",
+        kernel_name="python3",
+        parameters={"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"},
+        progress_bar=False,
+    )
+    table = pd.read_csv(tiny.run_dir / "tables" / "model_comparison.csv")
+    assert list(table.columns) == ["model", "subset", "n", "r", "r2", "rmse", "bias", "ubrmse"]
+    assert len(table) == 10 and (table.loc[table["subset"] == "all", "n"] > 0).all()
+    skill = pd.read_csv(tiny.run_dir / "tables" / "truth_skill.csv")
+    assert len(skill) == 7 and skill["rmse"].notna().all()
+    figures = {p.name for p in (tiny.run_dir / "figures").glob("02_*.png")}
+    assert {"02_learning_curves.png", "02_density_scatter.png"} <= figures

@@ -236,28 +236,27 @@ def interp_bilinear(
     if src_lat[0] > src_lat[-1]:
         src_lat = src_lat[::-1]
         field = field[..., ::-1, :]
-    iy, fy = _fractional_index(src_lat, np.asarray(dst_lat, dtype=float))
-    ix, fx = _fractional_index(src_lon, np.asarray(dst_lon, dtype=float))
-    ny, nx = src_lat.size, src_lon.size
-    iy1 = np.minimum(iy + 1, ny - 1)
-    ix1 = np.minimum(ix + 1, nx - 1)
-    corners = [
-        (iy, ix, (1 - fy)[:, None] * (1 - fx)[None, :]),
-        (iy, ix1, (1 - fy)[:, None] * fx[None, :]),
-        (iy1, ix, fy[:, None] * (1 - fx)[None, :]),
-        (iy1, ix1, fy[:, None] * fx[None, :]),
-    ]
-    num = np.zeros((*field.shape[:-2], dst_lat.size, dst_lon.size))
-    den = np.zeros_like(num)
-    for rows, cols, weight in corners:
-        values = field[..., rows[:, None], cols[None, :]]
-        valid = np.isfinite(values)
-        num += np.where(valid, values, 0.0) * weight
-        den += valid * weight
+    weights_y = _interpolation_matrix(src_lat, np.asarray(dst_lat, dtype=float))
+    weights_x = _interpolation_matrix(src_lon, np.asarray(dst_lon, dtype=float))
+    valid = np.isfinite(field)
+    # Separable weights: num = Wy @ x @ Wx^T over valid values, den the same over the mask.
+    num = weights_y @ np.where(valid, field, 0).astype(np.float32) @ weights_x.T
+    den = weights_y @ valid.astype(np.float32) @ weights_x.T
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
-    out[den < 1e-12] = np.nan
+    out[den < 1e-6] = np.nan
     return out.astype(np.float32)
+
+
+def _interpolation_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Linear interpolation weights (n_dst, n_src) from ascending ``src`` to ``dst`` points."""
+    lower, frac = _fractional_index(src, dst)
+    upper = np.minimum(lower + 1, src.size - 1)
+    matrix = np.zeros((dst.size, src.size), dtype=np.float32)
+    rows = np.arange(dst.size)
+    np.add.at(matrix, (rows, lower), 1 - frac)
+    np.add.at(matrix, (rows, upper), frac)
+    return matrix
 
 
 def _fractional_index(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
