@@ -2,8 +2,8 @@
 
 A linear projection of the features to ``hidden_size`` (the model width ``d_model``), plus a
 fixed sinusoidal positional encoding (Vaswani et al. 2017), dropout, ``num_layers`` encoder
-layers (``transformer_heads`` heads, ``transformer_feedforward`` units, ``dropout``), then
-a linear head per day. ``hidden_size`` must be divisible by ``transformer_heads``.
+layers (``transformer_heads`` heads, ``transformer_feedforward`` units, ``dropout`` on the
+residual and feed-forward paths, none on the attention weights), then a linear head per day. ``hidden_size`` must be divisible by ``transformer_heads``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ class Transformer(SequenceModel):
             dropout=params.dropout,
             batch_first=True,
         )
+        # Dropout stays on the residual and feed-forward paths but not on the attention weights:
+        # with it PyTorch falls back to unfused attention, 2.4x slower to train on 426-day
+        # sequences on CPU (0.94 s vs 0.39 s per step of 32, measured on 2 cores).
+        layer.self_attn.dropout = 0.0
         self.encoder = nn.TransformerEncoder(layer, params.num_layers, enable_nested_tensor=False)
         self.head = regression_head(params.hidden_size, params.dropout)
 
