@@ -519,6 +519,47 @@ def build_samples(
 # Reading the store -------------------------------------------------------------------------
 
 
+def tabular_rows(
+    x: np.ndarray,
+    y: np.ndarray,
+    central: np.ndarray,
+    max_rows: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (n, F) and target (n,) of the central days of sequences that have a target.
+
+    At most ``max_rows`` rows, drawn uniformly without replacement (``rng``, else seed 0) and
+    kept in their original order.
+    """
+    rows = np.flatnonzero(central & np.isfinite(y))
+    if max_rows is not None and rows.size > max_rows:
+        rng = np.random.default_rng(0) if rng is None else rng
+        rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
+    return x.reshape(-1, x.shape[-1])[rows], y.reshape(-1)[rows]
+
+
+def centred_windows(
+    x: np.ndarray, y: np.ndarray, central: np.ndarray, length: int, max_windows: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (n, length, F) centred on central days with a target, and that target (n,).
+
+    ``length = 2k + 1`` is odd; only days whose window fits inside their sequence qualify;
+    at most ``max_windows`` are drawn uniformly without replacement.
+    """
+    half = (length - 1) // 2
+    if length < 1 or length % 2 == 0:
+        raise ValueError(f"length must be odd and positive, got {length}")
+    usable = central & np.isfinite(y)
+    usable[:, :half] = False
+    usable[:, usable.shape[1] - half :] = False
+    seq, day = np.nonzero(usable)
+    if seq.size > max_windows:
+        pick = rng.choice(seq.size, size=max_windows, replace=False)
+        seq, day = seq[pick], day[pick]
+    offsets = np.arange(-half, half + 1)
+    return x[seq[:, None], day[:, None] + offsets[None, :]], y[seq, day]
+
+
 def open_samples(params: Params) -> SampleStore:
     """Open ``data/samples.zarr`` (built by :func:`build_samples`)."""
     if not params.samples_path.exists():
@@ -686,12 +727,7 @@ class SampleStore:
         y : float32 (n,)
             Target.
         """
-        x, y, central = self._cached(split, years, normalise)
-        rows = np.flatnonzero(central & np.isfinite(y))
-        if max_rows is not None and rows.size > max_rows:
-            rng = np.random.default_rng(0) if rng is None else rng
-            rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
-        return x.reshape(-1, x.shape[-1])[rows], y.reshape(-1)[rows]
+        return tabular_rows(*self._cached(split, years, normalise), max_rows=max_rows, rng=rng)
 
     def windows(
         self,
@@ -717,16 +753,9 @@ class SampleStore:
         y : float32 (n,)
             Target on the centre day of each window.
         """
-        half = (length - 1) // 2
-        if length < 1 or length % 2 == 0 or half > MARGIN_DAYS:
+        if length > 2 * MARGIN_DAYS + 1:
             raise ValueError(f"length must be odd, between 1 and {2 * MARGIN_DAYS + 1}; got {length}")
-        x, y, central = self._cached(split, years, normalise)
-        seq, day = np.nonzero(central & np.isfinite(y))
-        if seq.size > max_windows:
-            pick = rng.choice(seq.size, size=max_windows, replace=False)
-            seq, day = seq[pick], day[pick]
-        offsets = np.arange(-half, half + 1)
-        return x[seq[:, None], day[:, None] + offsets[None, :]], y[seq, day]
+        return centred_windows(*self._cached(split, years, normalise), length, max_windows, rng)
 
     def sequence_frame(self, location: int, year: int) -> pd.DataFrame:
         """One sequence as a table indexed by date: raw inputs, target, ``central`` and ``mirrored``."""

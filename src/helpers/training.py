@@ -75,7 +75,7 @@ from helpers.models import (
     seed_everything,
 )
 from helpers.params import Params, params_as_dict
-from helpers.sampling import SPLITS, SampleStore
+from helpers.sampling import SPLITS, SampleStore, centred_windows, tabular_rows
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +194,7 @@ class ArraySamples:
         normalise: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n, F) and target (n,) of central days with a target; at most ``max_rows``, drawn at random."""
-        x, y, central = self.sequences(split, years, normalise)
-        rows = np.flatnonzero(central & np.isfinite(y))
-        if max_rows is not None and rows.size > max_rows:
-            rng = np.random.default_rng(0) if rng is None else rng
-            rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
-        return x.reshape(-1, x.shape[-1])[rows], y.reshape(-1)[rows]
+        return tabular_rows(*self.sequences(split, years, normalise), max_rows=max_rows, rng=rng)
 
     def windows(
         self,
@@ -214,19 +209,7 @@ class ArraySamples:
 
         ``length`` is odd; a window must fit inside its sequence.
         """
-        half = (length - 1) // 2
-        if length < 1 or length % 2 == 0:
-            raise ValueError(f"length must be odd and positive, got {length}")
-        x, y, central = self.sequences(split, years, normalise)
-        usable = central & np.isfinite(y)
-        usable[:, :half] = False
-        usable[:, usable.shape[1] - half :] = False
-        seq, day = np.nonzero(usable)
-        if seq.size > max_windows:
-            pick = rng.choice(seq.size, size=max_windows, replace=False)
-            seq, day = seq[pick], day[pick]
-        offsets = np.arange(-half, half + 1)
-        return x[seq[:, None], day[:, None] + offsets[None, :]], y[seq, day]
+        return centred_windows(*self.sequences(split, years, normalise), length, max_windows, rng)
 
 
 Samples = SampleStore | ArraySamples
