@@ -135,3 +135,31 @@ class SequenceModel(nn.Module):
         if not chunks:
             return np.empty(np.shape(x)[:2], dtype=np.float32)
         return np.concatenate(chunks)
+
+
+class EncoderHeadModel(SequenceModel):
+    """A sequence encoder followed by one linear head applied to every day.
+
+    Subclasses set ``self.head`` and implement :meth:`encode`; LSTM, Bi-LSTM and the
+    Transformer share this forward pass.
+    """
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Per-day states (batch, time, width) of normalised inputs (batch, time, n_features)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Predict every time step.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            (batch, time, n_features) float32, normalised.
+
+        Returns
+        -------
+        dict
+            ``"sm"``: (batch, time) predictions.
+        """
+        self.check_input(x)
+        return {PREDICTION_KEY: self.head(self.encode(x)).squeeze(-1)}

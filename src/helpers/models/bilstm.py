@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from helpers.models.base import PREDICTION_KEY, SequenceModel, recurrent_dropout, regression_head
+from helpers.models.base import EncoderHeadModel, recurrent_dropout, regression_head
 from helpers.params import ModelParams
 
 
@@ -25,7 +25,7 @@ def bidirectional_lstm(n_features: int, params: ModelParams) -> nn.LSTM:
     )
 
 
-class BiLSTM(SequenceModel):
+class BiLSTM(EncoderHeadModel):
     """Bidirectional LSTM, sequence to sequence.
 
     Parameters
@@ -43,19 +43,7 @@ class BiLSTM(SequenceModel):
         self.lstm = bidirectional_lstm(n_features, params)
         self.head = regression_head(2 * params.hidden_size, params.dropout)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """Predict every time step.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            (batch, time, n_features) float32, normalised.
-
-        Returns
-        -------
-        dict
-            ``"sm"``: (batch, time) predictions.
-        """
-        self.check_input(x)
+    def encode(self, x: Tensor) -> Tensor:
+        """Forward and backward states of every day, concatenated: (batch, time, 2 hidden)."""
         states, _ = self.lstm(x)
-        return {PREDICTION_KEY: self.head(states).squeeze(-1)}
+        return states

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from helpers.models.base import PREDICTION_KEY, SequenceModel, recurrent_dropout, regression_head
+from helpers.models.base import EncoderHeadModel, recurrent_dropout, regression_head
 from helpers.params import ModelParams
 
 
-class LSTM(SequenceModel):
+class LSTM(EncoderHeadModel):
     """Causal (forward-in-time) LSTM, sequence to sequence.
 
     Parameters
@@ -36,19 +36,7 @@ class LSTM(SequenceModel):
         )
         self.head = regression_head(params.hidden_size, params.dropout)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """Predict every time step.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            (batch, time, n_features) float32, normalised.
-
-        Returns
-        -------
-        dict
-            ``"sm"``: (batch, time) predictions.
-        """
-        self.check_input(x)
+    def encode(self, x: Tensor) -> Tensor:
+        """LSTM states of every day, (batch, time, hidden)."""
         states, _ = self.lstm(x)
-        return {PREDICTION_KEY: self.head(states).squeeze(-1)}
+        return states

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from helpers.models.base import PREDICTION_KEY, SequenceModel, regression_head
+from helpers.models.base import EncoderHeadModel, regression_head
 from helpers.params import ModelParams
 
 
@@ -36,7 +36,7 @@ def sinusoidal_encoding(
     return encoding.to(dtype)
 
 
-class Transformer(SequenceModel):
+class Transformer(EncoderHeadModel):
     """Bidirectional Transformer encoder, sequence to sequence.
 
     Parameters
@@ -73,21 +73,8 @@ class Transformer(SequenceModel):
         self.encoder = nn.TransformerEncoder(layer, params.num_layers, enable_nested_tensor=False)
         self.head = regression_head(params.hidden_size, params.dropout)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """Predict every time step.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            (batch, time, n_features) float32, normalised.
-
-        Returns
-        -------
-        dict
-            ``"sm"``: (batch, time) predictions.
-        """
-        self.check_input(x)
+    def encode(self, x: Tensor) -> Tensor:
+        """Encoder states of every day, (batch, time, hidden): projection, positions, attention."""
         embedded = self.input_projection(x)
         embedded = embedded + sinusoidal_encoding(x.shape[1], embedded.shape[-1], x.device, embedded.dtype)
-        states = self.encoder(self.input_dropout(embedded))
-        return {PREDICTION_KEY: self.head(states).squeeze(-1)}
+        return self.encoder(self.input_dropout(embedded))
