@@ -9,15 +9,14 @@ Results are printed as a Markdown table and written to ``benchmarks/results/data
 
 from __future__ import annotations
 
-import json
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from report import report
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 STAGE_CODE = {
     "world": "from helpers.world import generate_world; generate_world(p, progress=False, overwrite=True)",
@@ -68,16 +67,7 @@ def bench(params_file: Path) -> list[dict]:
 def main(argv: list[str]) -> None:
     files = [Path(a) for a in argv] or [ROOT / "params" / "tiny.yaml", ROOT / "params" / "demo.yaml"]
     rows = [row for f in files for row in bench(f.resolve())]
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.python_version()}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "data_prep.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
-    header = ["params", "stage", "grid", "days", "wall_s", "peak_rss_mib", "written_mb", "mb_per_s",
-              "cell_days_per_s"]
-    print(f"Data preparation ({machine})\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[h]) for h in header) + " |")
+    report("data_prep", "Data preparation", rows)
 
 
 if __name__ == "__main__":

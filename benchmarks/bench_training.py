@@ -14,18 +14,15 @@ Usage: ``python benchmarks/bench_training.py`` (part of ``make bench``). Results
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from report import report
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 DAYS, FEATURES, SEQUENCES, BATCH = 426, 11, 512, 32
 
 
@@ -72,15 +69,7 @@ def main() -> None:
         rows.append({"model": "xgboost", "train_pixel_days_per_s": round(result.pixel_days_per_second),
                      "data_wait_share": round(result.data_wait_fraction, 3),
                      "infer_pixel_days_per_s": round(flat.shape[0] / (time.perf_counter() - start))})
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "training.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
-    header = list(rows[0])
-    print(f"Training and inference throughput ({machine}; {DAYS}-day sequences, {FEATURES} features)\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[h]) for h in header) + " |")
+    report("training", f"Training and inference throughput ({DAYS}-day sequences, {FEATURES} features)", rows)
 
 
 if __name__ == "__main__":
