@@ -82,8 +82,10 @@ def training_summary(results: dict[str, TrainingResult]) -> pd.DataFrame:
 def predict_test(results: dict[str, TrainingResult], samples: Samples) -> TestPredictions:
     """Predict the test split once with every model."""
     x, target, central = samples.sequences("test", normalise=True)
-    raw = samples.sequences("test", normalise=False)[0]
-    era5 = raw[..., list(samples.feature_names).index(INPUT_PRODUCT)]
+    column = list(samples.feature_names).index(INPUT_PRODUCT)
+    stats = samples.stats.loc[INPUT_PRODUCT]
+    scale = stats["std"] if stats["std"] > 0 else 1.0  # as in normalise(): no spread, only centred
+    era5 = x[..., column] * scale + stats["mean"]
     estimates = {}
     for name, result in results.items():
         _, columns = feature_columns(samples, result.feature_names)

@@ -44,11 +44,3 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     remove(path)
     os.replace(tmp, path)
 
-
-def clean_stale_temporaries(directory: Path | str) -> int:
-    """Delete temporaries left by killed writers under ``directory``; returns how many."""
-    count = 0
-    for stale in Path(directory).rglob(".*.tmp-*"):
-        remove(stale)
-        count += 1
-    return count

