@@ -97,7 +97,7 @@ def test_cube_inputs_relate_to_the_truth_as_designed(tiny):
 
 def test_world_is_deterministic_by_seed(tmp_path):
     one_year = {"period": {"start_year": 2000, "end_year": 2000},
-                "sampling": {"stride": 1, "train_years": [2000]}}
+                "sampling": {"stride": 1, "train_years": [2000]}, "experiments": {"training_year_sets": []}}
     runs = {}
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         params = load_params(write_tiny_params(tmp_path / name, seed=seed, **one_year))

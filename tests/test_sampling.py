@@ -311,6 +311,59 @@ def test_existing_store_is_kept_and_unknown_split_rejected(built):
     assert set(store.summary()["split"]) == set(sampling.SPLITS)
 
 
+def test_window_days_chosen_for_the_longest_window_fit_every_shorter_one(built):
+    _, _, store = built
+    x, y, central = store.sequences("test", normalise=False)
+    seq, day = sampling.window_days(y, central, 61, 200, np.random.default_rng(0))
+    assert seq.size == 200 and central[seq, day].all() and np.isfinite(y[seq, day]).all()
+    assert (day >= 30).all() and (day < x.shape[1] - 30).all()
+    for length in (1, 5, 61):
+        windows = sampling.gather_windows(x, seq, day, length)
+        assert windows.shape == (200, length, x.shape[2])
+        np.testing.assert_array_equal(windows[:, (length - 1) // 2], x[seq, day])
+
+
+def test_view_with_another_split_recomputes_statistics_from_its_train_locations(built):
+    _, _, store = built
+    rotate = {"train": "test", "validation": "train", "test": "validation"}
+    labels = store.locations["split"].map(rotate).to_numpy()
+    view = store.view(split=labels)
+    assert (view.locations["split"].to_numpy() == labels).all()
+    assert (store.locations["split"].to_numpy() != labels).all()  # the store itself is unchanged
+    x, _, central = store.sequences("validation", normalise=False)  # the view's train locations
+    np.testing.assert_allclose(view.stats["mean"], x[central].mean(axis=0, dtype=np.float64), rtol=1e-6)
+    np.testing.assert_allclose(view.stats["std"], x[central].std(axis=0, dtype=np.float64), rtol=1e-5)
+    assert not np.allclose(view.stats["mean"], store.stats["mean"])
+    raw_test, _, _ = view.sequences("test", normalise=False)
+    np.testing.assert_array_equal(raw_test, store.sequences("train", normalise=False)[0])
+    with pytest.raises(ValueError, match="one of"):
+        store.view(split=labels[:-1])
+
+
+def test_view_with_other_training_years(built):
+    _, _, store = built
+    view = store.view(train_years=[2000])
+    assert view.train_years == [2000] and store.train_years == YEARS
+    x, _, central = view.sequences("train", normalise=False)
+    assert len(x) == (store.locations["split"] == "train").sum()
+    np.testing.assert_allclose(view.stats["mean"], x[central].mean(axis=0, dtype=np.float64), rtol=1e-6)
+    assert len(view.sequences("test", years=[1999, 2001])[0]) == 2 * (store.locations["split"] == "test").sum()
+    with pytest.raises(ValueError, match="not in the samples"):
+        store.view(train_years=[1998])
+
+
+def test_store_built_with_other_settings_is_rebuilt(built, tmp_path):
+    _, ds, _ = built
+    params = make_params(tmp_path)
+    sampling.build_samples(params, ds=ds, progress=False)
+    assert sampling._stale_reasons(params.samples_path, params) == []
+    blocks = make_params(tmp_path, split_method="blocks", block_size_deg=5.0)
+    assert any("sampling" in reason for reason in sampling._stale_reasons(params.samples_path, blocks))
+    sampling.build_samples(blocks, ds=ds, progress=False)
+    rebuilt = sampling.open_samples(blocks)
+    assert rebuilt.locations.groupby("block")["split"].nunique().max() == 1
+
+
 # Notebook ------------------------------------------------------------------------------------
 
 
@@ -331,7 +384,8 @@ def test_notebook_01_runs_on_tiny(tiny):
     assert {"01_sample_map.png", "01_target_by_split.png"} <= figures
     splits = pd.read_csv(tiny.run_dir / "tables" / "sample_splits.csv")
     assert list(splits["split"]) == list(sampling.SPLITS) and splits["locations"].sum() > 100
-    assert sampling.open_samples(tiny).years == tiny.sampling.train_years
+    store = sampling.open_samples(tiny)
+    assert store.years == tiny.sample_years and store.train_years == tiny.sampling.train_years
 
 
 def test_notebook_02_runs_on_tiny(tiny):
@@ -355,3 +409,26 @@ def test_notebook_02_runs_on_tiny(tiny):
     assert len(skill) == 7 and skill["rmse"].notna().all()
     figures = {p.name for p in (tiny.run_dir / "figures").glob("02_*.png")}
     assert {"02_learning_curves.png", "02_density_scatter.png"} <= figures
+    settings = tiny.experiments
+    assert {f"02_experiment_{name}.png" for name in settings.run} <= figures
+
+    def experiment(name: str) -> pd.DataFrame:
+        frame = pd.read_csv(tiny.run_dir / "tables" / f"experiment_{name}.csv")
+        assert set(frame["subset"]) == {"all", "sm_gt_0.4"} and frame["rmse"].notna().all()
+        return frame[frame["subset"] == "all"]
+
+    lengths = experiment("sequence_length")
+    assert list(lengths["window_days"]) == [426, *settings.window_lengths]
+    assert lengths["n"].nunique() == 1  # every length scored on the same test days
+    sizes = experiment("xgboost_samples")
+    assert len(sizes) == 1 + len(settings.xgboost_sample_factors) and sizes["train_rows"].is_monotonic_increasing
+    ablations = experiment("ablations")
+    assert list(ablations["variant"]) == ["all inputs", *settings.ablations]
+    assert list(ablations["n_inputs"]) == [11, 6, 10] and ablations["n"].nunique() == 1
+    splits = experiment("spatial_split")
+    assert set(splits["split_method"]) == {"random", "blocks"} and set(splits["test_set"]) == {"own", "shared"}
+    shared = splits[splits["test_set"] == "shared"]
+    assert shared["n"].nunique() == 1  # both models scored on the same locations
+    years = experiment("training_years")
+    assert len(years) == (1 + len(settings.training_year_sets)) * len(tiny.sample_years)
+    assert list(years["seen"]) == [True, True, False, True]  # [2000 2001] and [2001] on 2000, 2001

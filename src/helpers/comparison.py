@@ -117,3 +117,29 @@ def truth_skill_table(predictions: TestPredictions, truth: np.ndarray) -> pd.Dat
                 **predictions.estimates}
     rows = [{"product": name} | score_all(values[keep], truth[keep]) for name, values in products.items()]
     return pd.DataFrame(rows)[list(TRUTH_SKILL_COLUMNS)]
+
+
+def convergence_table(results: dict[str, TrainingResult]) -> pd.DataFrame:
+    """Was each model still learning when its training stopped?
+
+    Per model: ``epochs_run`` (XGBoost: boosting rounds), ``best_epoch``, ``best_val_loss``,
+    ``last_drop`` (relative fall of the validation loss over the last third of the run,
+    ``1 - min(last third) / min(before)``) and ``still_improving`` (the best epoch is one of the
+    last two run: a longer budget would likely have helped).
+    """
+    rows = []
+    for name, result in results.items():
+        loss = result.history["val_loss"].to_numpy(dtype=float)
+        cut = max(1, len(loss) - max(1, len(loss) // 3))
+        before, last = loss[:cut], loss[cut:]
+        rows.append(
+            {
+                "model": name,
+                "epochs_run": len(loss),
+                "best_epoch": result.best_epoch,
+                "best_val_loss": float(np.nanmin(loss)),
+                "last_drop": float(1 - np.nanmin(last) / np.nanmin(before)) if last.size else np.nan,
+                "still_improving": result.best_epoch >= len(loss) - 1,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -226,6 +226,64 @@ class TrainingParams(StrictModel):
     xgboost_max_rows: PositiveInt = Field(2_000_000, description="training pixel-days drawn for XGBoost")
 
 
+#: Experiments of notebook 02 (``experiments.run``) and the ablations they may include.
+EXPERIMENTS = ("sequence_length", "xgboost_samples", "ablations", "spatial_split", "training_years")
+ABLATIONS = ("no_avhrr", "no_era5_land")
+#: Longest centred window of the sequence-length experiment: the 30-day margins on each side.
+MAX_WINDOW_DAYS = 61
+
+
+class ExperimentParams(StrictModel):
+    """The experiments of notebook 02: the paper's and its reviewers' (see helpers.experiments)."""
+
+    run: list[Literal[EXPERIMENTS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(EXPERIMENTS), description="experiments to run ([] for none)"
+    )
+    model: Literal["lstm", "bilstm", "atlstm", "transformer"] = Field(
+        "atlstm", description="deep model of the sequence-length, ablation, split and year experiments"
+    )
+    max_epochs: PositiveInt | None = Field(None, description="epochs per experiment run (None: training's)")
+    sequences_per_epoch: PositiveInt | None = Field(
+        None, description="training sequences per epoch of an experiment run (None: training's)"
+    )
+    window_lengths: list[PositiveInt] = Field(
+        default_factory=lambda: [1, 3, 7, 15, 29],
+        min_length=1,
+        description="odd window lengths L (days, centred on the target day) of the sequence-length experiment",
+    )
+    window_test_days: PositiveInt = Field(50_000, description="test days scored for every window length")
+    xgboost_sample_factors: list[PositiveInt] = Field(
+        default_factory=lambda: [1000, 100, 10],
+        min_length=1,
+        description="XGBoost learns from the train pixel-days divided by each factor (100: the paper's)",
+    )
+    ablations: list[Literal[ABLATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(ABLATIONS), min_length=1, description="inputs left out, one run each"
+    )
+    training_year_sets: list[list[Year]] = Field(
+        default_factory=list, description="alternatives to sampling.train_years, one run each"
+    )
+
+    @field_validator("window_lengths")
+    @classmethod
+    def _odd_windows(cls, lengths: list[int]) -> list[int]:
+        bad = [n for n in lengths if n % 2 == 0 or n > MAX_WINDOW_DAYS]
+        if bad:
+            raise ValueError(
+                f"window lengths must be odd (centred on the target day) and at most {MAX_WINDOW_DAYS}"
+                f" (the two 30-day margins); bad: {bad}"
+            )
+        return sorted(set(lengths))
+
+    @field_validator("training_year_sets")
+    @classmethod
+    def _year_sets(cls, sets: list[list[int]]) -> list[list[int]]:
+        for years in sets:
+            if not years or len(set(years)) != len(years):
+                raise ValueError(f"each training year set must hold distinct years, got {years}")
+        return [sorted(years) for years in sets]
+
+
 class Params(StrictModel):
     """A whole run configuration."""
 
@@ -242,6 +300,7 @@ class Params(StrictModel):
     sampling: SamplingParams
     models: ModelParams = Field(default_factory=ModelParams)
     training: TrainingParams = Field(default_factory=TrainingParams)
+    experiments: ExperimentParams = Field(default_factory=ExperimentParams)
 
     @field_validator("outputs_dir", "data_root", mode="before")
     @classmethod
@@ -252,12 +311,15 @@ class Params(StrictModel):
     def _consistent(self) -> Params:
         if self.world is None and self.data_root is None:
             raise ValueError("data_root is required when there is no world section (real data)")
-        outside = [y for y in self.sampling.train_years if y not in self.period.years]
-        if outside:
-            raise ValueError(
-                f"sampling.train_years {outside} lie outside period "
-                f"{self.period.start_year}-{self.period.end_year}"
-            )
+        for key, years in (
+            ("sampling.train_years", self.sampling.train_years),
+            ("experiments.training_year_sets", self.sample_years),
+        ):
+            outside = [y for y in years if y not in self.period.years]
+            if outside:
+                raise ValueError(
+                    f"{key} {outside} lie outside period {self.period.start_year}-{self.period.end_year}"
+                )
         if self.world is not None:
             res = self.grid.resolution
             for key in ("era5_resolution", "cci_resolution"):
@@ -277,13 +339,22 @@ class Params(StrictModel):
                     f"world.era5_resolution ({self.world.era5_resolution}) must divide 90: ERA5 nodes"
                     " include the equator and the poles"
                 )
-            early = [y for y in self.sampling.train_years if y < self.world.target_start_year]
+            early = [y for y in self.sample_years if y < self.world.target_start_year]
             if early:
                 raise ValueError(
-                    f"sampling.train_years {early} precede world.target_start_year"
-                    f" ({self.world.target_start_year}): no target to train on"
+                    f"sampling.train_years or experiments.training_year_sets {early} precede"
+                    f" world.target_start_year ({self.world.target_start_year}): no target to train on"
                 )
         return self
+
+    @property
+    def sample_years(self) -> list[int]:
+        """Years with sequences in the sample store: the training years, and the alternative
+        training years of the training-year experiment when it runs."""
+        years = set(self.sampling.train_years)
+        if "training_years" in self.experiments.run:
+            years.update(y for group in self.experiments.training_year_sets for y in group)
+        return sorted(years)
 
     # Derived locations -------------------------------------------------------------------
     @property

@@ -9,6 +9,7 @@ Every function returns a matplotlib ``Figure``; :func:`save_figure` writes it to
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -247,4 +248,74 @@ def learning_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("masked MSE (normalised target)")
     ax.legend(fontsize=8, title="validation (solid), training (dashed)", title_fontsize=7)
+    return fig
+
+
+def skill_by(
+    table: pd.DataFrame,
+    x: str,
+    kind: str = "line",
+    metrics_shown: Sequence[str] = ("r2", "rmse"),
+    reference: pd.DataFrame | None = None,
+    reference_label: str = "reference",
+    log_x: bool = False,
+    title: str | None = None,
+) -> plt.Figure:
+    """Skill of an experiment's runs against ``x``, one panel per metric (comparison-table columns).
+
+    ``kind="line"`` draws each metric against ``x`` (numbers); ``"bar"`` one bar per value of
+    ``x`` (labels). Subsets ``all`` and ``sm_gt_0.4`` are drawn side by side, except for R2,
+    shown for ``all`` only (the wet subset's R2 is taken against its own small spread and
+    would dwarf the rest). ``reference`` (comparison rows) is drawn as dashed lines.
+    """
+    present = [s for s in ("all", "sm_gt_0.4") if s in set(table["subset"])]
+    fig, axes = plt.subplots(1, len(metrics_shown), figsize=(4.8 * len(metrics_shown), 3.6), layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, metric in zip(axes, metrics_shown, strict=True):
+        subsets = ["all"] if metric == "r2" else present
+        for i, subset in enumerate(subsets):
+            rows = table[table["subset"] == subset]
+            if kind == "line":
+                ax.plot(rows[x], rows[metric], marker="o", color=f"C{i}", label=subset)
+            else:
+                width = 0.8 / len(subsets)
+                positions = np.arange(len(rows)) + (i - (len(subsets) - 1) / 2) * width
+                ax.bar(positions, rows[metric], width=0.95 * width, color=f"C{i}", label=subset)
+                labels = [textwrap.fill(str(v), 16) for v in rows[x]]
+                ax.set_xticks(np.arange(len(rows)), labels, fontsize=8)
+            if reference is not None:
+                level = reference.loc[reference["subset"] == subset, metric]
+                if len(level):
+                    ax.axhline(float(level.iloc[0]), color=f"C{i}", ls="--", lw=1,
+                               label=f"{reference_label} ({subset})")
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_ylabel("R² (all)" if metric == "r2" else f"{metric.upper()} (m3 m-3)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def year_matrix(table: pd.DataFrame, metric: str = "r2", subset: str = "all") -> plt.Figure:
+    """Heat map of ``metric`` for each set of training years (rows) and test year (columns);
+    cells of a year the model trained on are marked "trained"."""
+    rows = table[table["subset"] == subset]
+    grid = rows.pivot(index="training_years", columns="test_year", values=metric)
+    seen = rows.pivot(index="training_years", columns="test_year", values="seen").reindex_like(grid)
+    values = grid.to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(1.4 * grid.shape[1] + 2.6, 0.8 * grid.shape[0] + 1.4), layout="constrained")
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    middle = np.nanmean(values)
+    for (i, j), value in np.ndenumerate(values):
+        text = f"{value:.3f}" + ("\ntrained" if bool(seen.iloc[i, j]) else "")
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if value < middle else "black")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), list(grid.index))
+    ax.set_xlabel("test year")
+    ax.set_ylabel("training years")
+    name = "R²" if metric == "r2" else metric.upper()
+    fig.colorbar(image, ax=ax, label=f"{name} ({subset}, test locations)")
     return fig

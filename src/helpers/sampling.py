@@ -19,8 +19,10 @@ Locations
 ---------
 A location is a cell whose row and column (in the cube) are multiples of
 ``sampling.stride``, that is unmasked land (``mask == 0``) and whose target exists on at
-least half of the days (:data:`MIN_TARGET_SHARE`) of *every* training year, so that every
-sequence carries enough loss days. Location ids number the locations row by row.
+least half of the days (:data:`MIN_TARGET_SHARE`) of *every* sample year, so that every
+sequence carries enough loss days. The sample years are the training years
+(``sampling.train_years``) plus, when notebook 02's training-year experiment runs, the years of
+its alternative sets (``experiments.training_year_sets``; :attr:`Params.sample_years`). Location ids number the locations row by row.
 
 Splits (``sampling.split_method``)
 ----------------------------------
@@ -51,11 +53,16 @@ or test locations leaks into training. :meth:`SampleStore.normalise` applies the
 
 Store layout (``data/samples.zarr``, Zarr v2, consolidated)
 -----------------------------------------------------------
-Per training year: ``x_YYYY (location, day_YYYY, feature)`` float32, ``y_YYYY (location,
+Per sample year: ``x_YYYY (location, day_YYYY, feature)`` float32, ``y_YYYY (location,
 day_YYYY)`` float32, ``central_YYYY`` and ``mirrored_YYYY (day_YYYY)`` bool (the same for every
 location), with ``day_YYYY`` the calendar date of each position. The locations table is stored
 as variables along ``location`` (``row, col, lat, lon, split, block``); the attributes hold
-``feature_names``, ``feature_mean``, ``feature_std``, ``years`` and the sampling parameters.
+``feature_names``, ``feature_mean``, ``feature_std`` (train locations, central days of the
+training years), ``years`` (all sample years), ``train_years`` and the sampling parameters.
+
+Reading methods default to the training years; :meth:`SampleStore.view` gives the same store
+with other training years or another split (and statistics recomputed for them), which is
+how notebook 02's experiments change the training set without a second store.
 """
 
 from __future__ import annotations
@@ -129,10 +136,10 @@ def sample_locations(
     on_stride = ds.isel(lat=slice(None, None, stride), lon=slice(None, None, stride))
     keep = on_stride["mask"].values == MASK_VALUES["land"]
     times = pd.DatetimeIndex(ds["time"].values)
-    for year in settings.train_years:
+    for year in params.sample_years:
         if not (times.year == year).any():
             raise ValueError(
-                f"training year {year} is not in the datacube ({times[0].year}-{times[-1].year})"
+                f"sample year {year} is not in the datacube ({times[0].year}-{times[-1].year})"
             )
         share = on_stride[TARGET].isel(time=np.flatnonzero(times.year == year)).notnull().mean("time")
         keep &= share.values >= MIN_TARGET_SHARE
@@ -140,7 +147,7 @@ def sample_locations(
     if sub_rows.size == 0:
         raise ValueError(
             f"no sample location: no unmasked land cell on stride {stride} has the target on at least"
-            f" {MIN_TARGET_SHARE:.0%} of the days of every training year {settings.train_years}"
+            f" {MIN_TARGET_SHARE:.0%} of the days of every sample year {params.sample_years}"
         )
     rows, cols = sub_rows * stride, sub_cols * stride
     lat = ds["lat"].values[rows].astype(float)
@@ -450,6 +457,7 @@ def _template(
         "summary": __doc__.split("Sequences\n---------\n")[1].split("Store layout")[0].strip(),
         "feature_names": features,
         "years": list(calendars),
+        "train_years": list(params.sampling.train_years),
         "margin_days": MARGIN_DAYS,
         "min_target_share": MIN_TARGET_SHARE,
         "sampling": params.sampling.model_dump(mode="json"),
@@ -457,6 +465,19 @@ def _template(
         "run_name": params.run_name,
     }
     return ds
+
+
+def _stale_reasons(path: Path, params: Params) -> list[str]:
+    """How an existing store differs from what ``params`` would build (empty: it matches)."""
+    attrs = zarr.open_group(path, mode="r", zarr_format=2).attrs
+    wanted = {
+        "years": params.sample_years,
+        "train_years": list(params.sampling.train_years),
+        "sampling": params.sampling.model_dump(mode="json"),
+        "seed": params.seed,
+        "feature_names": feature_names(params),
+    }
+    return [f"{key} {attrs.get(key)} != {value}" for key, value in wanted.items() if attrs.get(key) != value]
 
 
 def build_samples(
@@ -473,7 +494,9 @@ def build_samples(
     progress
         Show a progress bar (one step per read of the cube).
     overwrite
-        Rebuild an existing store; otherwise an existing store is kept as it is.
+        Rebuild an existing store; otherwise an existing store is kept when it was built with
+        the same sample years, sampling parameters, seed and features, and rebuilt (with a
+        warning) when not.
 
     Returns
     -------
@@ -483,15 +506,19 @@ def build_samples(
     """
     path = params.samples_path
     if path.exists() and not overwrite:
-        log.info("samples exist: %s (pass overwrite=True to rebuild)", path)
-        return path
+        stale = _stale_reasons(path, params)
+        if not stale:
+            log.info("samples exist: %s (pass overwrite=True to rebuild)", path)
+            return path
+        log.warning("rebuilding %s: it was built with other settings (%s)", path, "; ".join(stale))
     ds = open_cube(params) if ds is None else ds
     locations = sample_locations(ds, params)
     features = feature_names(params)
     times = pd.DatetimeIndex(ds["time"].values)
-    calendars = {year: sequence_calendar(times, year) for year in params.sampling.train_years}
+    calendars = {year: sequence_calendar(times, year) for year in params.sample_years}
     batches = _read_batches(locations, ds)
     train = (locations["split"] == "train").to_numpy()
+    train_years = set(params.sampling.train_years)
     moments = _Moments(len(features))
     total = len(calendars) * len(batches)
     with (
@@ -509,7 +536,8 @@ def build_samples(
                 x, y = _read_points(ds, params, cells["row"].to_numpy(), cells["col"].to_numpy(), calendar)
                 group[f"x_{year}"][batch] = x
                 group[f"y_{year}"][batch] = y
-                moments.add(x[train[batch]][:, central].reshape(-1, len(features)))
+                if year in train_years:
+                    moments.add(x[train[batch]][:, central].reshape(-1, len(features)))
                 bar.update()
         group.attrs.update({"feature_mean": moments.mean.tolist(), "feature_std": moments.std.tolist()})
         zarr.consolidate_metadata(tmp, zarr_format=2)
@@ -538,17 +566,19 @@ def tabular_rows(
     return x.reshape(-1, x.shape[-1])[rows], y.reshape(-1)[rows]
 
 
-def centred_windows(
-    x: np.ndarray, y: np.ndarray, central: np.ndarray, length: int, max_windows: int, rng: np.random.Generator
+def window_days(
+    y: np.ndarray, central: np.ndarray, length: int, max_windows: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (n, length, F) centred on central days with a target, and that target (n,).
+    """Sequence and day indices of central days with a target whose centred window fits.
 
-    ``length = 2k + 1`` is odd; only days whose window fits inside their sequence qualify;
-    at most ``max_windows`` are drawn uniformly without replacement.
+    A window of ``length = 2k + 1`` days fits when the ``k`` days on each side lie inside the
+    sequence. At most ``max_windows`` days are drawn uniformly without replacement (in the
+    order drawn). Days chosen for the longest window also fit every shorter one, which is how
+    the sequence-length experiment scores every length on the same days.
     """
-    half = (length - 1) // 2
     if length < 1 or length % 2 == 0:
         raise ValueError(f"length must be odd and positive, got {length}")
+    half = (length - 1) // 2
     usable = central & np.isfinite(y)
     usable[:, :half] = False
     usable[:, usable.shape[1] - half :] = False
@@ -556,8 +586,25 @@ def centred_windows(
     if seq.size > max_windows:
         pick = rng.choice(seq.size, size=max_windows, replace=False)
         seq, day = seq[pick], day[pick]
-    offsets = np.arange(-half, half + 1)
-    return x[seq[:, None], day[:, None] + offsets[None, :]], y[seq, day]
+    return seq, day
+
+
+def gather_windows(x: np.ndarray, seq: np.ndarray, day: np.ndarray, length: int) -> np.ndarray:
+    """Windows (n, length, F) of ``x`` (sequences, days, F) centred on (``seq``, ``day``)."""
+    offsets = np.arange(length) - (length - 1) // 2
+    return x[seq[:, None], day[:, None] + offsets[None, :]]
+
+
+def centred_windows(
+    x: np.ndarray, y: np.ndarray, central: np.ndarray, length: int, max_windows: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (n, length, F) centred on central days with a target, and that target (n,).
+
+    ``length = 2k + 1`` is odd; only days whose window fits inside their sequence qualify;
+    at most ``max_windows`` are drawn uniformly without replacement (see :func:`window_days`).
+    """
+    seq, day = window_days(y, central, length, max_windows, rng)
+    return gather_windows(x, seq, day, length), y[seq, day]
 
 
 def open_samples(params: Params) -> SampleStore:
@@ -583,6 +630,7 @@ class SampleStore:
         self._ds = xr.open_zarr(self.path, consolidated=True)
         self.feature_names: list[str] = list(self._ds.attrs["feature_names"])
         self.years: list[int] = [int(y) for y in self._ds.attrs["years"]]
+        self.train_years: list[int] = [int(y) for y in self._ds.attrs.get("train_years", self.years)]
         self.locations = self._ds[list(LOCATION_COLUMNS)].to_dataframe()[list(LOCATION_COLUMNS)]
         self.stats = pd.DataFrame(
             {"mean": self._ds.attrs["feature_mean"], "std": self._ds.attrs["feature_std"]},
@@ -593,7 +641,58 @@ class SampleStore:
     def __repr__(self) -> str:
         counts = self.locations["split"].value_counts().reindex(SPLITS, fill_value=0)
         sizes = ", ".join(f"{split} {count}" for split, count in counts.items())
-        return f"SampleStore({self.path}, years {self.years}, locations: {sizes})"
+        return (
+            f"SampleStore({self.path}, years {self.years} (training {self.train_years}), locations: {sizes})"
+        )
+
+    def view(self, train_years: Sequence[int] | None = None, split: Sequence[str] | None = None) -> SampleStore:
+        """The same store with other training years or another split of the locations.
+
+        Parameters
+        ----------
+        train_years
+            Years the reading methods default to (default: unchanged); every one must be in
+            :attr:`years`.
+        split
+            ``"train"``, ``"validation"`` or ``"test"`` per location, in location order
+            (default: unchanged), e.g. a spatial-block split for the split experiment.
+
+        Returns
+        -------
+        SampleStore
+            Sharing the stored arrays; when anything changed, the normalisation statistics are
+            recomputed from the new train locations' central days of the new training years
+            only, so nothing of the new validation or test locations leaks into training.
+        """
+        copy = object.__new__(SampleStore)
+        copy.__dict__.update(self.__dict__)
+        copy._cache = None
+        copy.locations = self.locations.copy()
+        if train_years is not None:
+            copy.train_years = self._years(train_years)
+        if split is not None:
+            labels = np.asarray(split, dtype=str)
+            if labels.shape != (len(self.locations),) or not np.isin(labels, SPLITS).all():
+                raise ValueError(f"split must hold one of {SPLITS} for each of the {len(self.locations)} locations")
+            copy.locations["split"] = labels
+        if train_years is not None or split is not None:
+            copy.stats = copy._train_statistics()
+        return copy
+
+    def _train_statistics(self) -> pd.DataFrame:
+        """Mean and standard deviation per feature over train locations and central training days."""
+        moments = _Moments(len(self.feature_names))
+        positions = self._positions("train")
+        if positions.size == 0:
+            raise ValueError("no train location: the normalisation statistics need some")
+        for year in self.train_years:
+            central = self._ds[f"central_{year}"].values
+            for start in range(0, positions.size, MAX_READ_LOCATIONS):
+                x = self._ds[f"x_{year}"].isel(location=positions[start : start + MAX_READ_LOCATIONS]).values
+                moments.add(x[:, central].reshape(-1, len(self.feature_names)))
+        return pd.DataFrame(
+            {"mean": moments.mean, "std": moments.std}, index=pd.Index(self.feature_names, name="feature")
+        )
 
     def calendar(self, year: int) -> pd.DataFrame:
         """Dates and ``central`` / ``mirrored`` flags of the positions of one year's sequences."""
@@ -624,10 +723,10 @@ class SampleStore:
         return np.flatnonzero((self.locations["split"] == split).to_numpy())
 
     def _years(self, years: Sequence[int] | None) -> list[int]:
-        chosen = self.years if years is None else [int(y) for y in years]
+        chosen = self.train_years if years is None else [int(y) for y in years]
         unknown = sorted(set(chosen) - set(self.years))
         if unknown:
-            raise ValueError(f"years {unknown} are not in the samples (training years: {self.years})")
+            raise ValueError(f"years {unknown} are not in the samples (sample years: {self.years})")
         return chosen
 
     def sequence_table(self, split: str, years: Sequence[int] | None = None) -> pd.DataFrame:
@@ -789,7 +888,7 @@ class SampleStore:
                     "split": split,
                     "locations": n,
                     "share": n / total if total else np.nan,
-                    "sequences": n * len(self.years),
+                    "sequences": n * len(self.train_years),
                     "target_days": int(self.central_targets(split).size),
                 }
             )

@@ -108,6 +108,9 @@ class ArraySamples:
         (n,): ``"train"``, ``"validation"`` or ``"test"`` per sequence.
     feature_names : list of str, optional
         Default ``feature_0``, ``feature_1`` ...
+    stats : pandas.DataFrame, optional
+        ``mean`` and ``std`` per feature to normalise with, e.g. those of the sample store the
+        arrays were cut from; by default computed from the central days of train sequences.
 
     Attributes
     ----------
@@ -123,6 +126,7 @@ class ArraySamples:
         central: np.ndarray,
         split: Sequence[str] | np.ndarray,
         feature_names: Sequence[str] | None = None,
+        stats: pd.DataFrame | None = None,
     ) -> None:
         self.x = np.asarray(x, dtype=np.float32)
         self.y = np.asarray(y, dtype=np.float32)
@@ -141,6 +145,12 @@ class ArraySamples:
         train = self.split == "train"
         if not train.any():
             raise ValueError("no train sequence: the normalisation statistics need some")
+        if stats is not None:
+            missing = [name for name in names if name not in stats.index]
+            if missing or not {"mean", "std"} <= set(stats.columns):
+                raise ValueError(f"stats must hold 'mean' and 'std' for every feature; missing {missing}")
+            self.stats = stats.loc[names, ["mean", "std"]].copy()
+            return
         days = self.x[train][self.central[train]]
         self.stats = pd.DataFrame(
             {"mean": np.nanmean(days, axis=0), "std": np.nanstd(days, axis=0)},
