@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import experiments
-from helpers.comparison import convergence_table
+from helpers.comparison import convergence_table, deep_vs_xgboost
 from helpers.errors import ParamsError
 from helpers.params import load_params
 from helpers.sampling import SPLITS, block_ids
@@ -150,3 +150,21 @@ def test_convergence_table_flags_runs_still_improving_at_the_end():
     assert table.loc["falling", "still_improving"] and not table.loc["flat", "still_improving"]
     assert table.loc["falling", "last_drop"] == pytest.approx(1 - 0.4 / 0.5)
     assert table.loc["flat", "last_drop"] == pytest.approx(1 - 0.52 / 0.5)
+
+
+def test_deep_vs_xgboost_sets_each_deep_model_against_xgboost():
+    table = pd.DataFrame(
+        {
+            "model": ["lstm", "lstm", "atlstm", "xgboost"],
+            "subset": ["all", "sm_gt_0.4", "all", "all"],
+            "r2": [0.80, -3.0, 0.90, 0.85],
+            "rmse": [0.05, 0.09, 0.03, 0.04],
+        }
+    )
+    results = {"lstm": _result([1.0, 0.8, 0.6], 3), "atlstm": _result([1.0, 0.7, 0.75], 2)}
+    frame = deep_vs_xgboost(table, results).set_index("model")
+    assert list(frame.index) == ["lstm", "atlstm"]
+    assert frame.loc["lstm", "r2_minus_xgboost"] == pytest.approx(-0.05) and not frame.loc["lstm", "beats_xgboost"]
+    assert frame.loc["atlstm", "beats_xgboost"] and frame.loc["atlstm", "rmse_minus_xgboost"] == pytest.approx(-0.01)
+    assert frame.loc["lstm", "still_improving"]
+    assert deep_vs_xgboost(table[table["model"] != "xgboost"], results).empty

@@ -10,7 +10,7 @@ import pytest
 
 from helpers.grid import Grid
 from helpers.params import ALBEDO_BANDS
-from helpers.world import hydrology, observe, static, weather
+from helpers.world import MERIT_TILE_DEG, MIN_DEM_SUBCELLS, dem_subcells, hydrology, observe, static, weather
 
 YEAR = 2001
 DATES = pd.date_range(f"{YEAR}-01-01", f"{YEAR}-12-31", freq="D")
@@ -416,3 +416,11 @@ def test_same_seed_same_world_different_seed_different_world(region: static.Stat
     assert not np.array_equal(
         static.fine_elevation(REGION.bbox, 0.125, 1), static.fine_elevation(REGION.bbox, 0.125, 2)
     )
+
+
+def test_dem_cells_tile_a_merit_tile_at_every_demo_resolution():
+    for resolution in (0.05, 0.25, 1.0, 1.25, 1.5, 2.0):
+        count = dem_subcells(resolution)
+        per_tile = MERIT_TILE_DEG * count / resolution
+        assert count >= MIN_DEM_SUBCELLS and abs(per_tile - round(per_tile)) < 1e-9
+    assert dem_subcells(1.5) == 6 and dem_subcells(1.0) == 4

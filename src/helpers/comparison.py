@@ -143,3 +143,27 @@ def convergence_table(results: dict[str, TrainingResult]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def deep_vs_xgboost(table: pd.DataFrame, results: dict[str, TrainingResult]) -> pd.DataFrame:
+    """Each deep model against XGBoost on the test split (subset ``all``), beside its convergence.
+
+    Columns ``model, r2, r2_minus_xgboost, rmse_minus_xgboost, beats_xgboost`` (higher R2),
+    then those of :func:`convergence_table`. Empty without an XGBoost row.
+    """
+    scores = table[table["subset"] == "all"].set_index("model")
+    if "xgboost" not in scores.index:
+        return pd.DataFrame()
+    boosted = scores.loc["xgboost"]
+    deep = [name for name in scores.index if name != "xgboost" and name in results]
+    frame = pd.DataFrame(
+        {
+            "model": deep,
+            "r2": scores.loc[deep, "r2"].to_numpy(),
+            "r2_minus_xgboost": (scores.loc[deep, "r2"] - boosted["r2"]).to_numpy(),
+            "rmse_minus_xgboost": (scores.loc[deep, "rmse"] - boosted["rmse"]).to_numpy(),
+        }
+    )
+    frame["beats_xgboost"] = frame["r2_minus_xgboost"] > 0
+    convergence = convergence_table({name: results[name] for name in deep})
+    return frame.merge(convergence, on="model")

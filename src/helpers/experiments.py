@@ -50,15 +50,7 @@ import pandas as pd
 
 from helpers.cube import dynamic_features
 from helpers.params import Params
-from helpers.sampling import (
-    SPLITS,
-    SampleStore,
-    _split_blocks,
-    _split_random,
-    gather_windows,
-    split_distance_km,
-    window_days,
-)
+from helpers.sampling import SampleStore, gather_windows, split_distance_km, split_labels, window_days
 from helpers.training import (
     COMPARISON_COLUMNS,
     ArraySamples,
@@ -386,13 +378,7 @@ def other_split(store: SampleStore, params: Params) -> tuple[str, np.ndarray]:
     """The split the store was not built with (``blocks`` for a random store, else ``random``),
     drawn with the run's seed and ratios: its name and one label per location."""
     method = "random" if params.sampling.split_method == "blocks" else "blocks"
-    rng = np.random.default_rng(params.seed)
-    ratios = params.sampling.split_ratios
-    if method == "blocks":
-        codes = _split_blocks(store.locations["block"].to_numpy(), ratios, rng)
-    else:
-        codes = _split_random(len(store.locations), ratios, rng)
-    return method, np.asarray(SPLITS)[codes]
+    return method, split_labels(store.locations["block"].to_numpy(), params, method)
 
 
 def _distance_to_train(locations: pd.DataFrame) -> tuple[float, float]:

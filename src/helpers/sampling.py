@@ -153,23 +153,35 @@ def sample_locations(
     lat = ds["lat"].values[rows].astype(float)
     lon = ds["lon"].values[cols].astype(float)
     blocks = block_ids(lat, lon, settings.block_size_deg)
-    rng = np.random.default_rng(params.seed)
-    if (split_method or settings.split_method) == "random":
-        codes = _split_random(rows.size, settings.split_ratios, rng)
-    else:
-        codes = _split_blocks(blocks, settings.split_ratios, rng)
     table = pd.DataFrame(
         {
             "row": rows,
             "col": cols,
             "lat": lat,
             "lon": lon,
-            "split": np.asarray(SPLITS)[codes],
+            "split": split_labels(blocks, params, split_method),
             "block": blocks,
         }
     )
     table.index.name = "location"
     return table
+
+
+def split_labels(
+    blocks: np.ndarray, params: Params, split_method: Literal["random", "blocks"] | None = None
+) -> np.ndarray:
+    """``"train"``, ``"validation"`` or ``"test"`` for each location, given its block id.
+
+    ``split_method`` (default ``sampling.split_method``) and ``sampling.split_ratios`` choose
+    how (see the module docstring); the draw is seeded by ``params.seed``.
+    """
+    rng = np.random.default_rng(params.seed)
+    ratios = params.sampling.split_ratios
+    if (split_method or params.sampling.split_method) == "random":
+        codes = _split_random(len(blocks), ratios, rng)
+    else:
+        codes = _split_blocks(np.asarray(blocks), ratios, rng)
+    return np.asarray(SPLITS)[codes]
 
 
 def block_ids(lat: np.ndarray, lon: np.ndarray, block_size_deg: float) -> np.ndarray:

@@ -59,7 +59,17 @@ from helpers.world import hydrology, observe, static, weather
 
 log = logging.getLogger(__name__)
 
-DEM_SUBCELLS = 4
+MIN_DEM_SUBCELLS = 4
+
+
+def dem_subcells(resolution: float) -> int:
+    """Fine DEM cells per grid cell side: the smallest count >= :data:`MIN_DEM_SUBCELLS` whose
+    cells tile a MERIT 5-degree tile exactly (4 at 1 or 0.05 degree, 6 at 1.5 degree)."""
+    for count in range(MIN_DEM_SUBCELLS, 10 * MIN_DEM_SUBCELLS):
+        per_tile = MERIT_TILE_DEG * count / resolution
+        if abs(per_tile - round(per_tile)) < 1e-6:
+            return count
+    raise ValueError(f"grid.resolution {resolution}: no DEM cell size tiles a {MERIT_TILE_DEG}-degree MERIT tile")
 SOIL_SUBCELLS = 2
 MERIT_TILE_DEG = 5
 ALBEDO_BANDS = glass_albedo.BANDS
@@ -143,7 +153,7 @@ def _write_static_products(params: Params, grid: Grid, raw: Path) -> static.Stat
         land_cover["water_fraction"].values,
         land_cover["snow_ice_fraction"].values,
         params.seed,
-        dem_subcells=DEM_SUBCELLS,
+        dem_subcells=dem_subcells(params.grid.resolution),
     )
     _write_dem_tiles(params, grid, fields, raw / params.sources.merit_dem)
     fine = Grid(grid.resolution / SOIL_SUBCELLS, *grid.bbox)
@@ -157,7 +167,7 @@ def _write_static_products(params: Params, grid: Grid, raw: Path) -> static.Stat
 
 def _write_dem_tiles(params: Params, grid: Grid, fields: static.StaticFields, directory: Path) -> None:
     """MERIT-like 5x5 degree tiles wherever the tile holds land of the grid."""
-    res = grid.resolution / DEM_SUBCELLS
+    res = grid.resolution / dem_subcells(grid.resolution)
     rows, cols = np.nonzero(fields.land)
     south_edges = (np.floor(grid.lat[rows] / MERIT_TILE_DEG) * MERIT_TILE_DEG).astype(int)
     west_edges = (np.floor(grid.lon[cols] / MERIT_TILE_DEG) * MERIT_TILE_DEG).astype(int)
