@@ -432,3 +432,29 @@ def test_notebook_02_runs_on_tiny(tiny):
     years = experiment("training_years")
     assert len(years) == (1 + len(settings.training_year_sets)) * len(tiny.sample_years)
     assert list(years["seen"]) == [True, True, False, True]  # [2000 2001] and [2001] on 2000, 2001
+
+
+def test_notebook_03_runs_on_tiny(tiny):
+    """Feature importance on the models of notebook 02 (kept in this module so it runs after it)."""
+    if not (tiny.data_dir / "xgboost.ubj").exists():
+        test_notebook_02_runs_on_tiny(tiny)
+    out = tiny.run_dir / "notebooks" / "03_feature_importance.ipynb"
+    papermill.execute_notebook(
+        ROOT / "notebooks" / "03_feature_importance.ipynb",
+        out,
+        cwd=ROOT / "notebooks",
+        kernel_name="python3",
+        parameters={"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"},
+        progress_bar=False,
+    )
+    table = pd.read_csv(tiny.run_dir / "tables" / "feature_importance.csv")
+    assert list(table.columns) == ["model", "feature", "importance", "method"]
+    counts = table.groupby(["method", "model"]).size()
+    assert (counts == len(feature_names(tiny))).all()
+    assert set(table.loc[table["method"] == "shap_mean_abs", "model"]) == {"xgboost", "atlstm"}
+    assert set(table.loc[table["method"] == "permutation_rmse", "model"]) == {
+        "lstm", "bilstm", "atlstm", "transformer", "xgboost"}
+    assert (table.loc[table["method"] == "shap_mean_abs", "importance"] >= 0).all()
+    figures = {p.name for p in (tiny.run_dir / "figures").glob("03_*.png")}
+    assert figures == {"03_shap_xgboost.png", "03_shap_atlstm.png", "03_feature_importance.png",
+                       "03_attention_by_lag.png", "03_importance_maps.png"}

@@ -14,6 +14,7 @@ otherwise. A configuration without one reads real products under ``data_root``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -284,6 +285,34 @@ class ExperimentParams(StrictModel):
         return [sorted(years) for years in sets]
 
 
+class ImportanceParams(StrictModel):
+    """Feature importance and attention analysis (notebook 03, helpers.importance)."""
+
+    shap_rows: PositiveInt = Field(2000, description="test pixel-days explained by XGBoost's TreeSHAP")
+    check_rows: PositiveInt = Field(200, description="rows compared with shap.TreeExplainer")
+    background_sequences: PositiveInt = Field(
+        100, description="training sequences of the GradientExplainer background (100-1000)"
+    )
+    shap_sequences: PositiveInt = Field(64, description="test sequences explained for each deep model")
+    shap_nsamples: PositiveInt = Field(16, description="GradientExplainer samples per explained sequence")
+    permutation_sequences: PositiveInt = Field(256, description="test sequences of the permutation importance")
+    permutation_repeats: PositiveInt = Field(2, description="permutations per feature (importance averaged)")
+    attention_sequences: PositiveInt = Field(256, description="test sequences of the attention analysis")
+    max_lag: PositiveInt = Field(60, description="largest lag (days) of the attention-by-lag figure")
+    sm_range_edges: list[float] = Field(
+        default_factory=lambda: [0.15, 0.3],
+        min_length=1,
+        description="target SM (m3 m-3) separating the ranges of the attention analysis",
+    )
+
+    @field_validator("sm_range_edges")
+    @classmethod
+    def _increasing(cls, edges: list[float]) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(edges)) or not all(0 < e < 1 for e in edges):
+            raise ValueError(f"sm_range_edges must increase strictly within (0, 1), got {edges}")
+        return edges
+
+
 class Params(StrictModel):
     """A whole run configuration."""
 
@@ -301,6 +330,7 @@ class Params(StrictModel):
     models: ModelParams = Field(default_factory=ModelParams)
     training: TrainingParams = Field(default_factory=TrainingParams)
     experiments: ExperimentParams = Field(default_factory=ExperimentParams)
+    importance: ImportanceParams = Field(default_factory=ImportanceParams)
 
     @field_validator("outputs_dir", "data_root", mode="before")
     @classmethod

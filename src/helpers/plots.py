@@ -319,3 +319,77 @@ def year_matrix(table: pd.DataFrame, metric: str = "r2", subset: str = "all") ->
     name = "R²" if metric == "r2" else metric.upper()
     fig.colorbar(image, ax=ax, label=f"{name} ({subset}, test locations)")
     return fig
+
+
+def shap_beeswarm(values: np.ndarray, inputs: np.ndarray, feature_names: Sequence[str], title: str) -> plt.Figure:
+    """SHAP summary (beeswarm): one dot per explained prediction and input, coloured by the input's
+    (normalised) value; ``values`` and ``inputs`` are (n, F) or (n, days, F)."""
+    import shap
+
+    names = list(feature_names)
+    explanation = shap.Explanation(
+        values=np.asarray(values, dtype=float).reshape(-1, len(names)),
+        data=np.asarray(inputs, dtype=float).reshape(-1, len(names)),
+        feature_names=names,
+    )
+    fig = plt.figure(figsize=(7, 4.6))
+    shap.plots.beeswarm(explanation, max_display=len(names), show=False, plot_size=None)
+    fig.axes[0].set_title(title, fontsize=10)
+    fig.axes[0].set_xlabel("SHAP value (m3 m-3)")
+    return fig
+
+
+def importance_bars(table: pd.DataFrame, normalise: bool = True) -> plt.Figure:
+    """Importance per input (``model, feature, importance, method`` rows), one panel per method,
+    one bar per model; with ``normalise`` each model's importances are shares of its total."""
+    methods = list(dict.fromkeys(table["method"]))
+    features = list(dict.fromkeys(table.sort_values("importance", ascending=False)["feature"]))
+    fig, axes = plt.subplots(1, len(methods), figsize=(6.2 * len(methods), 0.32 * len(features) + 1.6),
+                             layout="constrained", squeeze=False)
+    for ax, method in zip(axes[0], methods, strict=True):
+        rows = table[table["method"] == method]
+        models = list(dict.fromkeys(rows["model"]))
+        height = 0.8 / len(models)
+        for i, model in enumerate(models):
+            series = rows[rows["model"] == model].set_index("feature")["importance"].reindex(features)
+            if normalise:
+                series = series / series.clip(lower=0).sum()
+            ax.barh(np.arange(len(features)) + i * height, series.to_numpy(), height=height, label=model,
+                    color=f"C{i}")
+        ax.set_yticks(np.arange(len(features)) + 0.4 - height / 2, features, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(method, fontsize=9)
+        ax.set_xlabel("share of the model's total" if normalise else "importance")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def attention_lags(frame: pd.DataFrame) -> plt.Figure:
+    """Mean attention weight against lag (columns ``sm_range, lag, weight``), one line per range;
+    the dotted line is a uniform attention over a 426-day sequence."""
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    for i, (label, rows) in enumerate(frame.groupby("sm_range", sort=False)):
+        ax.plot(rows["lag"], rows["weight"], color="black" if label == "all" else f"C{i}",
+                lw=2 if label == "all" else 1.2, label=label)
+    ax.axhline(1 / 426, color="grey", ls=":", lw=1, label="uniform (1/426)")
+    ax.set_xlabel("lag from the predicted day (days; negative: the past)")
+    ax.set_ylabel("mean attention weight")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def location_values(table: pd.DataFrame, columns: Sequence[str], label: str, extent: Sequence[float] | None = None,
+                    cmap: str = "viridis") -> plt.Figure:
+    """Maps of per-location values (``lat``, ``lon`` and each of ``columns``), one panel each,
+    each on its own colour scale (0 to its 98th percentile)."""
+    fig = plt.figure(figsize=(6.4 * len(columns), 3.8), layout="constrained")
+    for i, column in enumerate(columns):
+        ax = map_axes(fig, (1, len(columns), i + 1), extent)
+        vmax = float(np.nanpercentile(table[column], 98)) or None
+        points = ax.scatter(table["lon"], table["lat"], c=table[column], s=6, cmap=cmap, vmin=0, vmax=vmax,
+                            marker="s", linewidths=0, transform=ccrs.PlateCarree())
+        ax.set_title(column, fontsize=10)
+        fig.colorbar(points, ax=ax, shrink=0.75, label=label)
+    return fig
