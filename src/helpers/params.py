@@ -313,6 +313,34 @@ class ImportanceParams(StrictModel):
         return edges
 
 
+class ProductionParams(StrictModel):
+    """Production of the daily product (notebook 04, helpers.production)."""
+
+    model: Literal["lstm", "bilstm", "atlstm", "transformer", "xgboost"] = Field(
+        "atlstm", description="model of the zoo applied (its file data/<model>.pt or .ubj)"
+    )
+    model_path: Path | None = Field(None, description="another model file (overrides model)")
+    years: list[Year] | None = Field(None, description="years produced (None: the whole period)")
+    tile_cells: PositiveInt = Field(60, description="cells per tile side: one unit of work per tile and year")
+    chunk_cells: PositiveInt = Field(30, description="Zarr chunk side in cells (divides tile_cells)")
+    batch_size: PositiveInt = Field(256, description="sequences per forward pass")
+    mc_passes: PositiveInt = Field(10, description="Monte-Carlo-dropout passes for sm_uncertainty (1: none)")
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return Path(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _chunks(self) -> ProductionParams:
+        if self.tile_cells % self.chunk_cells:
+            raise ValueError(
+                f"tile_cells ({self.tile_cells}) must be a multiple of chunk_cells ({self.chunk_cells}):"
+                " tiles must not share Zarr chunks"
+            )
+        return self
+
+
 class Params(StrictModel):
     """A whole run configuration."""
 
@@ -331,6 +359,7 @@ class Params(StrictModel):
     training: TrainingParams = Field(default_factory=TrainingParams)
     experiments: ExperimentParams = Field(default_factory=ExperimentParams)
     importance: ImportanceParams = Field(default_factory=ImportanceParams)
+    production: ProductionParams = Field(default_factory=ProductionParams)
 
     @field_validator("outputs_dir", "data_root", mode="before")
     @classmethod

@@ -74,6 +74,22 @@ class AtLSTM(SequenceModel):
         """The attention window (saved beside the weights)."""
         return {"attention_window": self.attention_window}
 
+    def _features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Head input ``[h_t, c_t]`` (batch, time, 4 hidden) and the attention weights."""
+        self.check_input(x)
+        states, _ = self.lstm(x)
+        scores = self.query(states) @ self.key(states).transpose(1, 2)
+        scores = scores / math.sqrt(self.params.attention_size)
+        if self.attention_window is not None:
+            allowed = band_mask(x.shape[1], self.attention_window, device=x.device)
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        attention = torch.softmax(scores, dim=-1)
+        return torch.cat([states, attention @ states], dim=-1), attention
+
+    def head_input(self, x: Tensor) -> Tensor:
+        """``[h_t, c_t]`` per day (see :meth:`SequenceModel.head_input`)."""
+        return self._features(x)[0]
+
     def forward(self, x: Tensor, return_attention: bool = False) -> dict[str, Tensor]:
         """Predict every time step.
 
@@ -91,17 +107,8 @@ class AtLSTM(SequenceModel):
             (batch, time, time) weights of day ``t`` (axis 1) on day ``s`` (axis 2), summing
             to one over the last axis.
         """
-        self.check_input(x)
-        states, _ = self.lstm(x)
-        scores = self.query(states) @ self.key(states).transpose(1, 2)
-        scores = scores / math.sqrt(self.params.attention_size)
-        if self.attention_window is not None:
-            allowed = band_mask(x.shape[1], self.attention_window, device=x.device)
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        attention = torch.softmax(scores, dim=-1)
-        context = attention @ states
-        prediction = self.head(torch.cat([states, context], dim=-1)).squeeze(-1)
-        output = {PREDICTION_KEY: prediction}
+        features, attention = self._features(x)
+        output = {PREDICTION_KEY: self.head(features).squeeze(-1)}
         if return_attention:
             output[ATTENTION_KEY] = attention
         return output

@@ -106,6 +106,14 @@ class SequenceModel(nn.Module):
                 f"{self.name}: expected input of shape (batch, time, {self.n_features}), got {tuple(x.shape)}"
             )
 
+    def head_input(self, x: Tensor) -> Tensor:
+        """Per-day inputs (batch, time, width) of ``self.head``, the model's last block.
+
+        Monte-Carlo dropout (:mod:`helpers.production`) computes them once and draws only the
+        head when the head holds the model's only active dropout.
+        """
+        raise NotImplementedError(f"{self.name} does not expose its head input")
+
     def predict_sequences(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Predict soil moisture for every time step of normalised NumPy sequences.
 
@@ -147,6 +155,11 @@ class EncoderHeadModel(SequenceModel):
     def encode(self, x: Tensor) -> Tensor:
         """Per-day states (batch, time, width) of normalised inputs (batch, time, n_features)."""
         raise NotImplementedError
+
+    def head_input(self, x: Tensor) -> Tensor:
+        """The encoder's per-day states (see :meth:`SequenceModel.head_input`)."""
+        self.check_input(x)
+        return self.encode(x)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Predict every time step.
