@@ -32,7 +32,7 @@ def setup(tiny, tmp_path_factory):
         model, folder / "model.pt", extra={"feature_names": names, "stats": {"mean": means, "std": stds}}
     )
 
-    def make(name: str, **changes):
+    def make(name: str, dask: dict | None = None, **changes):
         settings = {
             "model_path": str(path),
             "years": [YEAR],
@@ -44,6 +44,7 @@ def setup(tiny, tmp_path_factory):
             tiny.outputs_dir.parent / "tiny.yaml",
             outputs_dir=str(folder / name),
             production=settings | changes,
+            dask=dask or {"scheduler": "synchronous"},
         )
 
     return make, ds, path
@@ -139,3 +140,14 @@ def test_missing_or_mismatched_model_files_are_named(setup, tmp_path):
         production.produce(make("wrong", model_path=str(wrong)), progress=False, ds=ds)
     with pytest.raises(ValueError, match="not in the datacube"):
         production.produce(make("years", years=[1990]), progress=False, ds=ds)
+
+
+def test_a_local_dask_cluster_writes_the_same_product(setup, tiny):
+    make, ds, _ = setup
+    reference = xr.open_zarr(production.produce(make("serial"), progress=False, ds=ds)).load()
+    params = make("cluster", dask={"scheduler": "local", "n_workers": 2})
+    params.data_dir.mkdir(parents=True, exist_ok=True)
+    params.cube_path.symlink_to(tiny.cube_path, target_is_directory=True)
+    product = xr.open_zarr(production.produce(params, progress=False)).load()
+    for name in ("sm", "sm_uncertainty", "sm_flag"):
+        np.testing.assert_array_equal(product[name].values, reference[name].values)

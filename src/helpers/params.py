@@ -341,6 +341,18 @@ class ProductionParams(StrictModel):
         return self
 
 
+class DaskParams(StrictModel):
+    """Where production runs: in this process, on a local cluster, or on an existing cluster."""
+
+    scheduler: Literal["local", "synchronous"] = Field(
+        "local", description="local: a cluster of processes on this machine; synchronous: in this process"
+    )
+    n_workers: PositiveInt | None = Field(None, description="local cluster processes (None: one per core)")
+    scheduler_address: str | None = Field(
+        None, description="address of an existing dask-distributed scheduler (overrides scheduler)"
+    )
+
+
 class Params(StrictModel):
     """A whole run configuration."""
 
@@ -360,6 +372,7 @@ class Params(StrictModel):
     experiments: ExperimentParams = Field(default_factory=ExperimentParams)
     importance: ImportanceParams = Field(default_factory=ImportanceParams)
     production: ProductionParams = Field(default_factory=ProductionParams)
+    dask: DaskParams = Field(default_factory=DaskParams)
 
     @field_validator("outputs_dir", "data_root", mode="before")
     @classmethod

@@ -268,6 +268,85 @@ def produce_unit(
     return out
 
 
+def produce_tile(
+    params: Params,
+    partial: Path,
+    k: int,
+    rows: slice,
+    cols: slice,
+    year_starts: dict[int, int],
+    ds: xr.Dataset | None = None,
+    applied: Applied | None = None,
+) -> int:
+    """Produce and write every unfinished year of tile ``k`` (one task of the dask run).
+
+    The years of a tile run one after the other in one task, because a Zarr time chunk can
+    hold the end of one year and the start of the next; tiles never share a chunk, so tasks
+    of different tiles write in parallel safely. Without ``ds`` and ``applied`` (on a dask
+    worker), the datacube and the model are opened once per worker process and kept.
+    """
+    ds = _worker_cube(params) if ds is None else ds
+    applied = _worker_model(params) if applied is None else applied
+    done_dir = partial / ".done"
+    for year, start in year_starts.items():
+        marker = done_dir / _unit_name(year, k)
+        if marker.exists():
+            continue
+        values = produce_unit(ds, params, applied, year, rows, cols)
+        region = {"time": slice(start, start + values["sm"].shape[0]), "lat": rows, "lon": cols}
+        frame = xr.Dataset({name: (("time", "lat", "lon"), array) for name, array in values.items()})
+        frame.to_zarr(partial, region=region, zarr_format=2)
+        marker.touch()
+    return k
+
+
+_WORKER_STATE: dict[tuple[str, str], object] = {}
+
+
+def _worker_cube(params: Params) -> xr.Dataset:
+    key = ("cube", str(params.cube_path))
+    if key not in _WORKER_STATE:
+        _WORKER_STATE[key] = open_cube(params)
+    return _WORKER_STATE[key]  # type: ignore[return-value]
+
+
+def _worker_model(params: Params) -> Applied:
+    key = ("model", str(model_file(params)))
+    if key not in _WORKER_STATE:
+        torch.set_num_threads(1)  # one thread per worker process: the cluster spreads the cores
+        _WORKER_STATE[key] = Applied.load(params)
+    return _WORKER_STATE[key]  # type: ignore[return-value]
+
+
+def _client(settings):  # -> distributed.Client
+    """A client of the cluster at ``dask.scheduler_address``, or of a local cluster of processes
+    (``dask.n_workers``, default one per core, one thread each)."""
+    import os
+
+    from distributed import Client, LocalCluster
+
+    if settings.scheduler_address is not None:
+        return Client(settings.scheduler_address)
+    workers = settings.n_workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    return _ClusterClient(client, cluster)
+
+
+class _ClusterClient:
+    """Context manager closing a local cluster together with its client."""
+
+    def __init__(self, client, cluster) -> None:
+        self.client, self.cluster = client, cluster
+
+    def __enter__(self):
+        return self.client
+
+    def __exit__(self, *exc) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
 def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None) -> Path:
     """Write (or finish) ``data/product.zarr`` for ``production.years`` (default: the period).
 
@@ -299,21 +378,33 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
         done_dir.mkdir()
     elif pd.DatetimeIndex(xr.open_zarr(partial, consolidated=True)["time"].values).equals(times) is False:
         raise ValueError(f"{partial}: an interrupted product for other years; delete it to start again")
-    units = [
-        (year, k, tile)
-        for year in years
-        for k, tile in enumerate(tiles(ds["mask"].shape, params.production.tile_cells))
+    year_starts = {year: int(np.flatnonzero(times.year == year)[0]) for year in years}
+    tile_list = tiles(ds["mask"].shape, params.production.tile_cells)
+    pending = [
+        (k, rows, cols)
+        for k, (rows, cols) in enumerate(tile_list)
+        if any(not (done_dir / _unit_name(year, k)).exists() for year in years)
     ]
-    todo = [unit for unit in units if not (done_dir / _unit_name(unit[0], unit[1])).exists()]
-    if len(todo) < len(units):
-        log.info("resuming %s: %d of %d units done", partial, len(units) - len(todo), len(units))
-    for year, k, (rows, cols) in tqdm(todo, desc="production", unit="tile-year", disable=not progress):
-        values = produce_unit(ds, params, applied, year, rows, cols)
-        start = int(np.flatnonzero(times.year == year)[0])
-        region = {"time": slice(start, start + values["sm"].shape[0]), "lat": rows, "lon": cols}
-        frame = xr.Dataset({name: (("time", "lat", "lon"), array) for name, array in values.items()})
-        frame.to_zarr(partial, region=region, zarr_format=2)
-        (done_dir / _unit_name(year, k)).touch()
+    if len(pending) < len(tile_list):
+        log.info("resuming %s: %d of %d tiles done", partial, len(tile_list) - len(pending), len(tile_list))
+    bar = tqdm(total=len(pending), desc="production", unit="tile", disable=not progress)
+    settings = params.dask
+    if settings.scheduler == "synchronous" and settings.scheduler_address is None:
+        for k, rows, cols in pending:
+            produce_tile(params, partial, k, rows, cols, year_starts, ds=ds, applied=applied)
+            bar.update()
+    else:
+        from distributed import as_completed
+
+        with _client(settings) as client:
+            futures = [
+                client.submit(produce_tile, params, partial, k, rows, cols, year_starts, pure=False)
+                for k, rows, cols in pending
+            ]
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+    bar.close()
     remove(done_dir)
     partial.rename(final)
     return final
