@@ -151,3 +151,14 @@ def test_a_local_dask_cluster_writes_the_same_product(setup, tiny):
     product = xr.open_zarr(production.produce(params, progress=False)).load()
     for name in ("sm", "sm_uncertainty", "sm_flag"):
         np.testing.assert_array_equal(product[name].values, reference[name].values)
+
+
+def test_exact_dropout_spread_of_a_linear_head_matches_many_passes():
+    seed_everything(0)
+    model = get_model("atlstm", 3, ModelParams(hidden_size=6, attention_size=2, dropout=0.3))
+    x = np.random.default_rng(1).normal(size=(4, 15, 3)).astype(np.float32)
+    sm, spread = production.linear_head_spread(model, x, batch_size=2)
+    np.testing.assert_allclose(sm, model.predict_sequences(x), atol=1e-6)
+    draws = production._dropout_draws(model, x, 4000, 4)
+    np.testing.assert_allclose(spread, draws.std(axis=0), rtol=0.08)
+    np.testing.assert_allclose(sm, draws.mean(axis=0), atol=4 * spread.max() / np.sqrt(4000) + 1e-6)

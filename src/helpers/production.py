@@ -21,9 +21,10 @@ Variables (CF-1.10; MISSION.md section 4):
     Volumetric soil moisture (m3 m-3), clipped to [0, porosity limit :data:`SM_MAX`]; NaN on
     water and permanent snow/ice.
 ``sm_uncertainty``
-    Standard deviation of ``production.mc_passes`` Monte-Carlo-dropout predictions (dropout
-    active, everything else in evaluation mode), m3 m-3. NaN with ``mc_passes = 1`` or for a
-    model without dropout (XGBoost).
+    Standard deviation of Monte-Carlo-dropout predictions (dropout active, everything else in
+    evaluation mode), m3 m-3: exact for a dropout-linear head (:func:`linear_head_spread`),
+    else from ``production.mc_passes`` passes. NaN with ``mc_passes = 1`` or for a model
+    without dropout (XGBoost). Its calibration on the test split is not checked yet.
 ``sm_flag``
     Bit flags (CF ``flag_masks``): :data:`FLAG_BITS`. Frozen soil is *suspected* where the
     LST input is below 0 degC; ``input_gap_filled`` marks days on which any input of the cell
@@ -102,16 +103,67 @@ class Applied:
     def estimate(
         self, x: np.ndarray, passes: int, batch_size: int, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Prediction (n, T) in evaluation mode and the spread (standard deviation) of ``passes``
-        Monte-Carlo-dropout predictions, drawn with torch seeded by ``seed`` (so a unit's
-        result does not depend on what ran before it)."""
+        """Prediction (n, T) in evaluation mode and its Monte-Carlo-dropout standard deviation.
+
+        With a head made of dropout followed by a linear map (the one-layer LSTM, Bi-LSTM and
+        AtLSTM; the Transformer has dropout in its encoder too), the spread of infinitely many
+        dropout passes is known exactly (:func:`linear_head_spread`) and comes from the same
+        forward pass as the prediction. Otherwise ``passes`` passes are drawn, with torch
+        seeded by ``seed`` so that a unit's result does not depend on what ran before it.
+        """
         normalised = np.nan_to_num((x - self.mean) / self.scale).astype(np.float32)
-        sm = predict(self.model, normalised, batch_size=batch_size)
-        if passes < 2 or not isinstance(self.model, SequenceModel) or not _dropouts(self.model):
-            return sm, np.full_like(sm, np.nan)
+        model = self.model
+        if passes < 2 or not isinstance(model, SequenceModel) or not _dropouts(model):
+            return predict(model, normalised, batch_size=batch_size), np.full(x.shape[:2], np.nan, np.float32)
+        if _linear_dropout_head(model):
+            return linear_head_spread(model, normalised, batch_size)
         torch.manual_seed(seed)
-        draws = _dropout_draws(self.model, normalised, passes, batch_size)
-        return sm, draws.std(axis=0)
+        draws = _dropout_draws(model, normalised, passes, batch_size)
+        return predict(model, normalised, batch_size=batch_size), draws.std(axis=0)
+
+
+def _linear_dropout_head(model: SequenceModel) -> bool:
+    """True when ``model.head`` is Dropout then Linear and holds the model's only active dropout."""
+    head = getattr(model, "head", None)
+    return (
+        isinstance(head, torch.nn.Sequential)
+        and len(head) == 2
+        and isinstance(head[0], torch.nn.Dropout)
+        and isinstance(head[1], torch.nn.Linear)
+        and {id(m) for m in _dropouts(model)} <= {id(head[0])}
+    )
+
+
+def linear_head_spread(model: SequenceModel, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Prediction and exact Monte-Carlo-dropout standard deviation of a dropout-linear head.
+
+    With head input :math:`f`, weights :math:`w`, bias :math:`b` and dropout rate :math:`p`,
+    a dropout pass gives :math:`y = b + \sum_i m_i f_i w_i / (1 - p)` with independent
+    :math:`m_i \sim \mathrm{Bernoulli}(1 - p)`, hence
+
+    .. math:: E[y] = b + f \cdot w, \qquad \sigma_y = \sqrt{\tfrac{p}{1 - p} \sum_i (f_i w_i)^2}
+
+    the limit of the standard deviation of infinitely many passes, at the cost of one pass.
+    """
+    dropout, linear = model.head[0], model.head[1]
+    p = float(dropout.p)
+    weights = linear.weight[0]
+    sm = np.empty(x.shape[:2], dtype=np.float32)
+    spread = np.empty(x.shape[:2], dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(x), batch_size):
+                batch = torch.as_tensor(x[start : start + batch_size], device=model.device)
+                features = model.head_input(batch)
+                stop = start + len(batch)
+                sm[start:stop] = linear(features).squeeze(-1).cpu().numpy()
+                variance = (p / (1 - p)) * ((features * weights) ** 2).sum(dim=-1)
+                spread[start:stop] = variance.sqrt().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return sm, spread
 
 
 def _dropouts(model: torch.nn.Module) -> list[torch.nn.Dropout]:
