@@ -367,19 +367,23 @@ def test_store_built_with_other_settings_is_rebuilt(built, tmp_path):
 # Notebook ------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_notebook_01_runs_on_tiny(tiny):
-    out = tiny.run_dir / "notebooks" / "01_sampling.ipynb"
+def run_notebook(tiny, name: str) -> None:
+    """Execute ``notebooks/<name>`` with papermill on the tiny run (copy under its notebooks/)."""
+    out = tiny.run_dir / "notebooks" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    params_file = tiny.outputs_dir.parent / "tiny.yaml"
     papermill.execute_notebook(
-        ROOT / "notebooks" / "01_sampling.ipynb",
+        ROOT / "notebooks" / name,
         out,
         cwd=ROOT / "notebooks",
         kernel_name="python3",
-        parameters={"params_file": str(params_file), "run_name": "tiny"},
+        parameters={"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"},
         progress_bar=False,
     )
+
+
+@pytest.mark.slow
+def test_notebook_01_runs_on_tiny(tiny):
+    run_notebook(tiny, "01_sampling.ipynb")
     figures = {p.name for p in (tiny.run_dir / "figures").glob("01_*.png")}
     assert {"01_sample_map.png", "01_target_by_split.png"} <= figures
     splits = pd.read_csv(tiny.run_dir / "tables" / "sample_splits.csv")
@@ -392,16 +396,7 @@ def test_notebook_02_runs_on_tiny(tiny):
     """Model comparison on the samples of notebook 01 (kept in this module so it runs after it)."""
     if not tiny.samples_path.exists():
         sampling.build_samples(tiny, progress=False)
-    out = tiny.run_dir / "notebooks" / "02_model_comparison.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        ROOT / "notebooks" / "02_model_comparison.ipynb",
-        out,
-        cwd=ROOT / "notebooks",
-        kernel_name="python3",
-        parameters={"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"},
-        progress_bar=False,
-    )
+    run_notebook(tiny, "02_model_comparison.ipynb")
     table = pd.read_csv(tiny.run_dir / "tables" / "model_comparison.csv")
     assert list(table.columns) == ["model", "subset", "n", "r", "r2", "rmse", "bias", "ubrmse"]
     assert len(table) == 10 and (table.loc[table["subset"] == "all", "n"] > 0).all()
@@ -438,15 +433,7 @@ def test_notebook_03_runs_on_tiny(tiny):
     """Feature importance on the models of notebook 02 (kept in this module so it runs after it)."""
     if not (tiny.data_dir / "xgboost.ubj").exists():
         test_notebook_02_runs_on_tiny(tiny)
-    out = tiny.run_dir / "notebooks" / "03_feature_importance.ipynb"
-    papermill.execute_notebook(
-        ROOT / "notebooks" / "03_feature_importance.ipynb",
-        out,
-        cwd=ROOT / "notebooks",
-        kernel_name="python3",
-        parameters={"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"},
-        progress_bar=False,
-    )
+    run_notebook(tiny, "03_feature_importance.ipynb")
     table = pd.read_csv(tiny.run_dir / "tables" / "feature_importance.csv")
     assert list(table.columns) == ["model", "feature", "importance", "method"]
     counts = table.groupby(["method", "model"]).size()

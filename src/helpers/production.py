@@ -428,7 +428,7 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
             partial, compute=False, zarr_format=2, consolidated=True
         )
         done_dir.mkdir()
-    elif pd.DatetimeIndex(xr.open_zarr(partial, consolidated=True)["time"].values).equals(times) is False:
+    elif not pd.DatetimeIndex(xr.open_zarr(partial, consolidated=True)["time"].values).equals(times):
         raise ValueError(f"{partial}: an interrupted product for other years; delete it to start again")
     year_starts = {year: int(np.flatnonzero(times.year == year)[0]) for year in years}
     tile_list = tiles(ds["mask"].shape, params.production.tile_cells)
