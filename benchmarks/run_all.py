@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_data_prep.py", "bench_training.py", "bench_importance.py"]
+BENCHMARKS = ["bench_data_prep.py", "bench_training.py", "bench_importance.py", "bench_production.py"]
 
 if __name__ == "__main__":
     for name in BENCHMARKS:

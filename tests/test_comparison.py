@@ -8,6 +8,7 @@ import pytest
 from test_training import CENTRAL, SPLIT, make_params, synthetic_arrays
 
 from helpers import comparison
+from helpers.metrics import TRUTH_SKILL_COLUMNS
 from helpers.training import ArraySamples, evaluate
 
 NAMES = ["albedo", "lst", "era5_sm", "elevation", "clay"]
@@ -40,7 +41,8 @@ def test_truth_skill_scores_every_product_on_the_same_days(trained):
     predictions = comparison.predict_test(results, samples)
     truth = np.where(np.isfinite(predictions.target), predictions.target - 0.01, np.nan)
     table = comparison.truth_skill_table(predictions, truth)
-    assert list(table.columns) == ["product", "r", "bias", "ubrmse", "rmse"]
+    assert list(table.columns) == list(TRUTH_SKILL_COLUMNS)
+    assert set(table["scope"]) == {"test_split"} and table["n"].nunique() == 1
     target_row = table.set_index("product").loc["target (GLASS-MODIS-like)"]
     assert target_row["bias"] == pytest.approx(0.01, abs=1e-6) and target_row["r"] == pytest.approx(1.0)
     era5_row = table.set_index("product").loc["input ERA5-Land-like"]

@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
+from helpers import metrics
 from helpers.metrics import (
     MIN_PAIRS,
     SCORES,
@@ -147,3 +148,27 @@ def test_paired_tests_agree_with_scipy_and_skip_nan():
     assert (
         too_few["n_pairs"] == 2 and math.isnan(too_few["t_pvalue"]) and math.isnan(too_few["wilcoxon_pvalue"])
     )
+
+
+def test_interval_coverage_counts_references_inside_the_stated_interval():
+    estimate = np.array([0.2, 0.2, 0.2, 0.2, np.nan])
+    reference = np.array([0.2, 0.25, 0.3, 0.1, 0.2])
+    spread = np.full(5, 0.05)
+    # |d| = 0, 0.05, 0.1, 0.1 against z * 0.05 with z = 1: inside, inside (edge), out, out
+    assert metrics.interval_coverage(estimate, reference, spread, z=1.0) == pytest.approx(0.5)
+    assert metrics.interval_coverage(estimate, reference, spread, z=2.0) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="differ in size"):
+        metrics.interval_coverage(estimate, reference, spread[:3])
+
+
+def test_spread_scale_factor_calibrates_a_too_narrow_gaussian_spread():
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.01, 0.05, 200_000)
+    reference = rng.normal(0.0, sigma)
+    narrow = sigma / 3  # stated spread three times too small
+    factor = metrics.spread_scale_factor(np.zeros_like(sigma), reference, narrow, 0.9)
+    assert factor == pytest.approx(3.0, rel=0.02)
+    assert metrics.interval_coverage(np.zeros_like(sigma), reference, narrow) == pytest.approx(0.412, abs=0.01)
+    assert metrics.interval_coverage(np.zeros_like(sigma), reference, factor * narrow) == pytest.approx(0.9, abs=1e-3)
+    with pytest.raises(ValueError, match="level"):
+        metrics.spread_scale_factor(sigma, reference, narrow, 1.5)

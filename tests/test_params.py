@@ -79,3 +79,19 @@ def test_overrides_and_derived_paths(tiny, tmp_path):
     assert params.run_dir == tmp_path / "out" / "other"
     assert params.raw_dir == params.run_dir / "data" / "raw"
     assert params.truth_dir != params.raw_dir
+
+
+def test_production_settings_are_checked_and_model_paths_resolved(tmp_path):
+    base = Path(__file__).resolve().parents[1] / "params" / "tiny.yaml"
+    params = load_params(base, production={"model_path": "models/mine.pt"})
+    assert params.production.model_path.is_absolute() and params.production.model_path.name == "mine.pt"
+    with pytest.raises(ParamsError, match="export_end 2000-01-01 precedes"):
+        load_params(base, production={"export_start": "2000-02-01", "export_end": "2000-01-01"})
+    with pytest.raises(ParamsError, match="go together"):
+        load_params(base, production={"export_start": "2000-02-01"})
+    with pytest.raises(ParamsError, match="lie outside the produced years"):
+        load_params(base, production={"years": [2001], "export_start": "2000-02-01", "export_end": "2000-02-02"})
+    with pytest.raises(ParamsError, match="expected a date"):
+        load_params(base, production={"export_start": "July", "export_end": "2000-02-02"})
+    with pytest.raises(ParamsError, match=r"production\.device"):
+        load_params(base, production={"device": "tpu"})

@@ -445,3 +445,31 @@ def test_notebook_03_runs_on_tiny(tiny):
     figures = {p.name for p in (tiny.run_dir / "figures").glob("03_*.png")}
     assert figures == {"03_shap_xgboost.png", "03_shap_atlstm.png", "03_feature_importance.png",
                        "03_attention_by_lag.png", "03_importance_maps.png"}
+
+
+def test_notebook_04_runs_on_tiny(tiny):
+    """Production on the AtLSTM of notebook 02 (kept in this module so it runs after it)."""
+    if not (tiny.data_dir / "atlstm.pt").exists():
+        test_notebook_02_runs_on_tiny(tiny)
+    run_notebook(tiny, "04_production.ipynb")
+    product = xr.open_zarr(tiny.data_dir / "product.zarr")
+    assert product.sizes["time"] == 365 + 366 + 365
+    calibration = pd.read_csv(tiny.run_dir / "tables" / "uncertainty_calibration.csv")
+    assert list(calibration["split"]) == ["validation", "test"]
+    assert calibration.loc[0, "coverage"] == pytest.approx(0.9, abs=0.01)
+    assert 0 < calibration.loc[1, "coverage"] <= 1 and calibration["factor"].nunique() == 1
+    assert product.attrs["glass_sm_uncertainty_factor"] == pytest.approx(calibration.loc[0, "factor"])
+    skill = pd.read_csv(tiny.run_dir / "tables" / "truth_skill.csv", dtype={"year": str})
+    assert set(skill["scope"]) == {"test_split", "product"}
+    rows = skill[skill["scope"] == "product"]
+    assert {"1999", "2000", "2001", "all"} <= set(rows["year"]) and (rows["climate"] != "all").any()
+    assert rows.loc[rows["product"].str.startswith("product"), "r"].notna().all()
+    annual = xr.open_zarr(tiny.data_dir / "product_annual.zarr")
+    assert annual.sizes["time"] == 3 and annual["sm"].attrs["cell_methods"] == "time: mean"
+    assert (tiny.data_dir / "product_20000701_20000710.nc").exists()
+    jumps = pd.read_csv(tiny.run_dir / "tables" / "year_boundary_jumps.csv")
+    assert len(jumps) == 2 * 3 and jumps["ratio"].gt(0).all()  # product, ERA5, truth x 2 boundaries
+    figures = {p.name for p in (tiny.run_dir / "figures").glob("04_*.png")}
+    assert figures == {"04_uncertainty_reliability.png", "04_maps_jan_jul.png", "04_maps_zoom.png",
+                       "04_annual_mean.png", "04_seamless_series.png", "04_run_overlap.png",
+                       "04_truth_skill.png"}

@@ -424,3 +424,30 @@ def test_dem_cells_tile_a_merit_tile_at_every_demo_resolution():
         per_tile = MERIT_TILE_DEG * count / resolution
         assert count >= MIN_DEM_SUBCELLS and abs(per_tile - round(per_tile)) < 1e-9
     assert dem_subcells(1.5) == 6 and dem_subcells(1.0) == 4
+
+
+def test_era5_like_runs_on_across_the_turn_of_the_year() -> None:
+    """With its state carried, the ERA5-Land-like series has no seam at 1 January; made year by
+    year without it, the boundary change stands far above the other days' (the check of
+    notebook 04's seam table)."""
+    days, nodes = 365, 2000
+    t = np.arange(2 * days)[:, None]
+    rng = np.random.default_rng(0)
+    phase = rng.uniform(0, 2 * np.pi, nodes)[None, :]
+    sm = (0.25 + 0.08 * np.sin(2 * np.pi * t / 365.25 + phase)).astype(np.float32)
+    bias = np.full(nodes, 0.05, dtype=np.float32)
+
+    def land_mean_changes(state_kept: bool) -> np.ndarray:
+        state = {} if state_kept else None
+        years = [
+            observe.era5_like(sm[k * days : (k + 1) * days], sm[k * days : (k + 1) * days], bias,
+                              np.random.default_rng(k), state)
+            for k in range(2)
+        ]
+        return np.abs(np.diff(np.concatenate(years), axis=0)).mean(axis=1)
+
+    continuous = land_mean_changes(True)
+    neighbours = np.delete(continuous[days - 16 : days + 15], 15)
+    assert continuous[days - 1] < 1.5 * np.median(neighbours)
+    restarted = land_mean_changes(False)
+    assert restarted[days - 1] > 3 * np.median(np.delete(restarted[days - 16 : days + 15], 15))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.metrics import score_all
+from helpers.metrics import TRUTH_SKILL_COLUMNS, score_all
 from helpers.models import is_sequence_model
 from helpers.params import Params
 from helpers.training import (
@@ -31,7 +31,6 @@ from helpers.training import (
 )
 
 MODEL_ORDER = ("lstm", "bilstm", "atlstm", "transformer", "xgboost")
-TRUTH_SKILL_COLUMNS = ("product", "r", "bias", "ubrmse", "rmse")
 INPUT_PRODUCT = "era5_sm"
 
 
@@ -95,8 +94,10 @@ def predict_test(results: dict[str, TrainingResult], samples: Samples) -> TestPr
 
 def comparison_table(predictions: TestPredictions) -> pd.DataFrame:
     """``model, subset, n, r, r2, rmse, bias, ubrmse`` for every model on the test split."""
-    frames = [skill_table(e, predictions.target, predictions.central, name)
-              for name, e in predictions.estimates.items()]
+    frames = [
+        skill_table(e, predictions.target, predictions.central, name)
+        for name, e in predictions.estimates.items()
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -113,10 +114,14 @@ def truth_skill_table(predictions: TestPredictions, truth: np.ndarray) -> pd.Dat
     on the same days, so every row is comparable.
     """
     keep = predictions.scored() & np.isfinite(truth)
-    products = {"target (GLASS-MODIS-like)": predictions.target, "input ERA5-Land-like": predictions.era5,
-                **predictions.estimates}
+    products = {
+        "target (GLASS-MODIS-like)": predictions.target,
+        "input ERA5-Land-like": predictions.era5,
+        **predictions.estimates,
+    }
     rows = [{"product": name} | score_all(values[keep], truth[keep]) for name, values in products.items()]
-    return pd.DataFrame(rows)[list(TRUTH_SKILL_COLUMNS)]
+    table = pd.DataFrame(rows).reindex(columns=list(TRUTH_SKILL_COLUMNS))
+    return table.assign(scope="test_split", year="all", climate="all")
 
 
 def convergence_table(results: dict[str, TrainingResult]) -> pd.DataFrame:

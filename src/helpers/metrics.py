@@ -35,6 +35,23 @@ from scipy import stats
 MIN_PAIRS = 3
 #: Names of the metrics returned by :func:`score_all` and :func:`score_along`, in table order.
 SCORES = ("n", "r", "r2", "rmse", "bias", "ubrmse")
+#: Columns of ``tables/truth_skill.csv``: MISSION.md's ``product, r, bias, ubrmse, rmse`` with
+#: where each row was scored (``scope``: ``test_split`` in notebook 02, ``product`` for the
+#: whole daily product in notebook 04), its ``year`` and ``climate`` group (``all``: pooled),
+#: the pixel-days ``n`` and, for an estimate with an uncertainty, the share of true values
+#: inside its stated 90 % interval.
+TRUTH_SKILL_COLUMNS = (
+    "product",
+    "scope",
+    "year",
+    "climate",
+    "n",
+    "r",
+    "bias",
+    "ubrmse",
+    "rmse",
+    "coverage_90",
+)
 
 Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -337,3 +354,55 @@ def paired_tests(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     result["t_pvalue"] = float(stats.ttest_rel(a, b).pvalue)
     result["wilcoxon_pvalue"] = float(stats.wilcoxon(a, b).pvalue)
     return result
+
+
+# Uncertainty: coverage of a stated interval -------------------------------------------------
+
+#: Half-width, in standard deviations, of the central 90 % interval of a Gaussian.
+Z_90 = float(stats.norm.ppf(0.95))
+
+
+def interval_coverage(
+    estimate: np.ndarray, reference: np.ndarray, spread: np.ndarray, z: float = Z_90
+) -> float:
+    r"""Share of reference values inside the stated interval :math:`x_i \pm z\,\sigma_i`.
+
+    .. math:: C = \frac{1}{n} \sum_{i=1}^{n} \mathbf{1}\left[\,|x_i - y_i| \le z\,\sigma_i\,\right]
+
+    with estimate :math:`x`, reference :math:`y` and stated standard deviation
+    :math:`\sigma`. With the default :data:`Z_90` a calibrated :math:`\sigma` gives
+    :math:`C \approx 0.9`. Triples with a NaN (or a negative spread) are left out; NaN with
+    fewer than :data:`MIN_PAIRS` left.
+    """
+    est, ref, sig = (np.ravel(np.asarray(a, dtype=float)) for a in (estimate, reference, spread))
+    if not est.shape == ref.shape == sig.shape:
+        raise ValueError(
+            f"estimate, reference and spread differ in size: {est.shape}, {ref.shape}, {sig.shape}"
+        )
+    valid = np.isfinite(est) & np.isfinite(ref) & np.isfinite(sig) & (sig >= 0)
+    if valid.sum() < MIN_PAIRS:
+        return np.nan
+    return float(np.mean(np.abs(est[valid] - ref[valid]) <= z * sig[valid]))
+
+
+def spread_scale_factor(
+    estimate: np.ndarray, reference: np.ndarray, spread: np.ndarray, level: float = 0.9
+) -> float:
+    r"""The factor :math:`k` that makes :math:`x_i \pm z\,k\,\sigma_i` cover a share ``level``.
+
+    .. math:: k = Q_{\text{level}}\left(\frac{|x_i - y_i|}{z\,\sigma_i}\right),
+              \qquad z = \Phi^{-1}\left(\tfrac{1 + \text{level}}{2}\right)
+
+    the empirical quantile of the standardised absolute errors, so that
+    :func:`interval_coverage` with spread :math:`k\sigma` and this :math:`z` equals ``level``
+    on the data it was fitted on (up to ties). Triples with a NaN, or a spread that is not
+    positive, are left out; NaN with fewer than :data:`MIN_PAIRS` left.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    est, ref, sig = (np.ravel(np.asarray(a, dtype=float)) for a in (estimate, reference, spread))
+    valid = np.isfinite(est) & np.isfinite(ref) & np.isfinite(sig) & (sig > 0)
+    if valid.sum() < MIN_PAIRS:
+        return np.nan
+    z = float(stats.norm.ppf((1 + level) / 2))
+    return float(np.quantile(np.abs(est[valid] - ref[valid]) / (z * sig[valid]), level, method="higher"))

@@ -77,9 +77,7 @@ class PeriodParams(StrictModel):
     @model_validator(mode="after")
     def _ordered(self) -> PeriodParams:
         if self.end_year < self.start_year:
-            raise ValueError(
-                f"end_year ({self.end_year}) must not be before start_year ({self.start_year})"
-            )
+            raise ValueError(f"end_year ({self.end_year}) must not be before start_year ({self.start_year})")
         return self
 
     @property
@@ -108,8 +106,14 @@ class WorldParams(StrictModel):
     cosmos_networks: dict[str, CosmosNetworkParams] = Field(default_factory=dict)
     smap_sites: int = Field(ge=0)
     satellite_changes: list[dt.date] = Field(
-        default_factory=lambda: [dt.date(1985, 1, 1), dt.date(1988, 11, 8), dt.date(1995, 2, 1),
-                                 dt.date(2001, 1, 1), dt.date(2005, 6, 1), dt.date(2009, 6, 1)],
+        default_factory=lambda: [
+            dt.date(1985, 1, 1),
+            dt.date(1988, 11, 8),
+            dt.date(1995, 2, 1),
+            dt.date(2001, 1, 1),
+            dt.date(2005, 6, 1),
+            dt.date(2009, 6, 1),
+        ],
         description="dates on which the AVHRR-like sensor switches platform (NOAA-7 ... NOAA-19)",
     )
 
@@ -145,7 +149,9 @@ class SourcesParams(StrictModel):
     def _known_bands(cls, bands: list[str]) -> list[str]:
         unknown = sorted(set(bands) - set(ALBEDO_BANDS))
         if unknown or not bands:
-            raise ValueError(f"albedo_bands must be a non-empty subset of {list(ALBEDO_BANDS)}, got {unknown or bands}")
+            raise ValueError(
+                f"albedo_bands must be a non-empty subset of {list(ALBEDO_BANDS)}, got {unknown or bands}"
+            )
         return bands
 
 
@@ -188,7 +194,9 @@ class SamplingParams(StrictModel):
     @classmethod
     def _ratios(cls, ratios: list[float]) -> list[float]:
         if any(r < 0 for r in ratios) or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
-            raise ValueError(f"split_ratios must be three non-negative shares summing to 1, got {list(ratios)}")
+            raise ValueError(
+                f"split_ratios must be three non-negative shares summing to 1, got {list(ratios)}"
+            )
         return ratios
 
 
@@ -295,7 +303,9 @@ class ImportanceParams(StrictModel):
     )
     shap_sequences: PositiveInt = Field(64, description="test sequences explained for each deep model")
     shap_nsamples: PositiveInt = Field(16, description="GradientExplainer samples per explained sequence")
-    permutation_sequences: PositiveInt = Field(256, description="test sequences of the permutation importance")
+    permutation_sequences: PositiveInt = Field(
+        256, description="test sequences of the permutation importance"
+    )
     permutation_repeats: PositiveInt = Field(2, description="permutations per feature (importance averaged)")
     attention_sequences: PositiveInt = Field(256, description="test sequences of the attention analysis")
     max_lag: PositiveInt = Field(60, description="largest lag (days) of the attention-by-lag figure")
@@ -325,14 +335,34 @@ class ProductionParams(StrictModel):
     chunk_cells: PositiveInt = Field(30, description="Zarr chunk side in cells (divides tile_cells)")
     batch_size: PositiveInt = Field(256, description="sequences per forward pass")
     mc_passes: PositiveInt = Field(10, description="Monte-Carlo-dropout passes for sm_uncertainty (1: none)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when visible, else CPU")
+    precision: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="forward-pass precision (autocast; float16 on CUDA only)"
+    )
+    export_start: dt.date | None = Field(None, description="first day of the NetCDF export (notebook 04)")
+    export_end: dt.date | None = Field(None, description="last day of the NetCDF export")
 
     @field_validator("model_path", mode="before")
     @classmethod
     def _path(cls, value: Any) -> Any:
         return Path(value) if isinstance(value, str) else value
 
+    @field_validator("export_start", "export_end", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        return value
+
     @model_validator(mode="after")
     def _chunks(self) -> ProductionParams:
+        if (self.export_start is None) != (self.export_end is None):
+            raise ValueError("export_start and export_end go together (both or neither)")
+        if self.export_start is not None and self.export_end < self.export_start:
+            raise ValueError(f"export_end {self.export_end} precedes export_start {self.export_start}")
         if self.tile_cells % self.chunk_cells:
             raise ValueError(
                 f"tile_cells ({self.tile_cells}) must be a multiple of chunk_cells ({self.chunk_cells}):"
@@ -386,12 +416,20 @@ class Params(StrictModel):
         for key, years in (
             ("sampling.train_years", self.sampling.train_years),
             ("experiments.training_year_sets", self.sample_years),
+            ("production.years", self.production.years or []),
         ):
             outside = [y for y in years if y not in self.period.years]
             if outside:
                 raise ValueError(
                     f"{key} {outside} lie outside period {self.period.start_year}-{self.period.end_year}"
                 )
+        export = self.production.export_start, self.production.export_end
+        produced = self.production.years or self.period.years
+        if export[0] is not None and not {export[0].year, export[1].year} <= set(produced):
+            raise ValueError(
+                f"production.export_start/export_end {export[0]}..{export[1]} lie outside the produced"
+                f" years {produced[0]}-{produced[-1]}"
+            )
         if self.world is not None:
             res = self.grid.resolution
             for key in ("era5_resolution", "cci_resolution"):
@@ -404,7 +442,9 @@ class Params(StrictModel):
             try:
                 Grid(self.world.cci_resolution, *self.grid.bbox)
             except ValueError as exc:
-                raise ValueError(f"world.cci_resolution: the grid of the ESA-CCI-like product: {exc}") from None
+                raise ValueError(
+                    f"world.cci_resolution: the grid of the ESA-CCI-like product: {exc}"
+                ) from None
             nodes = 90 / self.world.era5_resolution
             if abs(nodes - round(nodes)) > 1e-6:
                 raise ValueError(
@@ -501,6 +541,9 @@ def load_params(path: Path | str, **overrides: Any) -> Params:
         updates["outputs_dir"] = root / params.outputs_dir
     if params.data_root is not None and not params.data_root.is_absolute():
         updates["data_root"] = root / params.data_root
+    model_path = params.production.model_path
+    if model_path is not None and not model_path.is_absolute():
+        updates["production"] = params.production.model_copy(update={"model_path": root / model_path})
     return params.model_copy(update=updates)
 
 

@@ -393,3 +393,111 @@ def location_values(table: pd.DataFrame, columns: Sequence[str], label: str, ext
         ax.set_title(column, fontsize=10)
         fig.colorbar(points, ax=ax, shrink=0.75, label=label)
     return fig
+
+
+def reliability(curve: pd.DataFrame) -> plt.Figure:
+    """Stated against observed coverage of the uncertainty intervals (``nominal``, ``observed``,
+    one line per ``split`` and ``version``); a calibrated uncertainty follows the diagonal."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="calibrated")
+    for (split, version), rows in curve.groupby(["split", "version"], sort=False):
+        ax.plot(rows["nominal"], rows["observed"], marker="o", ls="-" if version == "calibrated" else "--",
+                color="C0" if split == "validation" else "C3", label=f"{split}, {version}")
+    ax.set_xlabel("stated coverage of sm ± z·sm_uncertainty")
+    ax.set_ylabel("share of targets inside")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def product_series(
+    frames: Mapping[str, pd.DataFrame], boundary: str | pd.Timestamp | None = None, z: float = 1.645
+) -> plt.Figure:
+    """Daily series at a few cells: ``product`` with its ``z``-sigma band (``uncertainty``
+    column), the other columns as lines (``truth`` in black) and a vertical line at ``boundary``
+    (e.g. where the training target begins)."""
+    n = len(frames)
+    fig, axes = plt.subplots(n, 1, figsize=(11, 2.3 * n), sharex=True, layout="constrained", squeeze=False)
+    for ax, (title, frame) in zip(axes[:, 0], frames.items(), strict=True):
+        if "uncertainty" in frame:
+            ax.fill_between(frame.index, frame["product"] - z * frame["uncertainty"],
+                            frame["product"] + z * frame["uncertainty"], color="C0", alpha=0.25, lw=0,
+                            label="product 90 % interval")
+        for i, column in enumerate(c for c in frame.columns if c != "uncertainty"):
+            ax.plot(frame.index, frame[column], lw=1.5 if column == "truth" else 0.9,
+                    color="black" if column == "truth" else f"C{i}", label=column)
+        if boundary is not None:
+            ax.axvline(pd.Timestamp(boundary), color="grey", ls="--", lw=1)
+        ax.set_ylabel("SM [m3 m-3]", fontsize=8)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.legend(fontsize=7, ncol=6, loc="upper left")
+    return fig
+
+
+def truth_skill_panels(table: pd.DataFrame, metrics_shown: Sequence[str] = ("r", "ubrmse", "bias")) -> plt.Figure:
+    """Skill of whole products against the truth: by year (lines, top) and by climate group
+    (bars, bottom), one column per metric; rows of ``tables/truth_skill.csv`` (scope ``product``)."""
+    by_year = table[(table["climate"] == "all") & (table["year"] != "all")]
+    by_climate = table[(table["year"] == "all") & (table["climate"] != "all")]
+    fig, axes = plt.subplots(2, len(metrics_shown), figsize=(4.3 * len(metrics_shown), 6.2), layout="constrained")
+    products = list(dict.fromkeys(table["product"]))
+    for j, metric in enumerate(metrics_shown):
+        for i, product in enumerate(products):
+            rows = by_year[by_year["product"] == product]
+            axes[0, j].plot(rows["year"].astype(int), rows[metric], marker="o", color=f"C{i}", label=product)
+        pivot = by_climate.pivot(index="climate", columns="product", values=metric)[products]
+        pivot.plot.bar(ax=axes[1, j], width=0.8, legend=False, color=[f"C{i}" for i in range(len(products))])
+        label = {"r": "r", "ubrmse": "ubRMSE (m3 m-3)", "bias": "bias (m3 m-3)", "rmse": "RMSE (m3 m-3)"}[metric]
+        axes[0, j].set_ylabel(label)
+        axes[1, j].set_ylabel(label)
+        axes[0, j].set_xlabel("year")
+        axes[1, j].set_xlabel("Koeppen group (A tropical, B arid, C temperate, D cold, E polar)", fontsize=7)
+        for ax in axes[:, j]:
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def product_explorer(product: xr.Dataset, start: str, end: str):
+    """Interactive hvplot map of the daily product between ``start`` and ``end`` (a slider per
+    day; needs a live kernel to move)."""
+    import hvplot.xarray  # noqa: F401  (registers .hvplot)
+
+    cmap, vmin, vmax = scale_of("sm")
+    days = product["sm"].sel(time=slice(start, end))
+    return days.hvplot.quadmesh(x="lon", y="lat", groupby="time", geo=True, coastline=True, cmap=cmap,
+                                clim=(vmin, vmax), frame_width=600, title="sm, daily product", dynamic=True)
+
+
+def series_explorer(frames: Mapping[str, pd.DataFrame]):
+    """Interactive hvplot of the series of :func:`product_series`, one cell at a time."""
+    import hvplot.pandas  # noqa: F401  (registers .hvplot)
+
+    long = pd.concat(
+        {title: frame.drop(columns=[c for c in ("uncertainty",) if c in frame]) for title, frame in frames.items()},
+        names=["cell", "time"],
+    ).reset_index()
+    return long.hvplot.line(x="time", y=[c for c in long.columns if c not in ("cell", "time")], groupby="cell",
+                            frame_width=700, ylabel="SM [m3 m-3]")
+
+
+def run_overlap(table: pd.DataFrame, summary: Mapping[str, float]) -> plt.Figure:
+    """Disagreement of two yearly runs on their 60 shared days (:func:`helpers.production.run_overlap`),
+    with the mean day-to-day change for scale."""
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    ax.plot(table["offset"], table["disagreement"], marker=".", label="|run Y - run Y+1|, land mean")
+    ax.axhline(summary["day_to_day"], color="grey", ls="--", lw=1, label="mean day-to-day change")
+    ax.axvline(-0.5, color="black", lw=0.8)
+    ax.set_xlabel("days from 1 January of year Y+1 (left: margin of run Y+1; right: margin of run Y)")
+    ax.set_ylabel("m3 m-3")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(
+        f"switching runs at 1 January: mean jump {summary['switch_jump']:.4f}"
+        f" against {summary['within_run_jump']:.4f} inside one run",
+        fontsize=9,
+    )
+    return fig

@@ -13,7 +13,14 @@ The store is built as ``data/product.zarr.partial``. A marker file per finished 
 (``.done/<year>_<tile>``) lets a killed run resume where it stopped; the store is renamed to
 ``data/product.zarr`` when every unit is done. The resumed product is identical to an
 uninterrupted one, because each unit's result depends only on its inputs and the model
-(tested). Memory is bounded by the tile: one tile-year of inputs, whatever the grid size.
+(tested). Memory does not grow with the grid: a worker holds one tile-year of inputs and one
+batch of activations. The batch dominates (the AtLSTM's attention holds a 425 x 425 matrix
+per sequence: about 0.5 GB at ``production.batch_size`` 256), so lower the batch size, not the
+tile, to save memory.
+
+Devices: ``production.device`` (``auto``: CUDA when torch sees it) and
+``production.precision`` (autocast to bfloat16 or float16; float32 by default). A CUDA and a
+CPU product agree within 1e-4 m3 m-3 in float32 (test skipped without a GPU).
 
 Variables (CF-1.10; MISSION.md section 4):
 
@@ -21,10 +28,16 @@ Variables (CF-1.10; MISSION.md section 4):
     Volumetric soil moisture (m3 m-3), clipped to [0, porosity limit :data:`SM_MAX`]; NaN on
     water and permanent snow/ice.
 ``sm_uncertainty``
-    Standard deviation of Monte-Carlo-dropout predictions (dropout active, everything else in
-    evaluation mode), m3 m-3: exact for a dropout-linear head (:func:`linear_head_spread`),
-    else from ``production.mc_passes`` passes. NaN with ``mc_passes = 1`` or for a model
-    without dropout (XGBoost). Its calibration on the test split is not checked yet.
+    Calibrated standard deviation of the estimate, m3 m-3: ``k * s``, where ``s`` is the
+    standard deviation of Monte-Carlo-dropout predictions (dropout active, everything else in
+    evaluation mode; exact for a dropout-linear head, :func:`linear_head_spread`, else from
+    ``production.mc_passes`` passes) and ``k`` the calibration factor of :func:`calibrate`:
+    fitted on the VALIDATION split so that ``sm +- 1.645 sm_uncertainty`` holds 90 % of the
+    target values, and checked on the TEST split. Dropout alone describes only the model's
+    parameter uncertainty and is far too narrow (the demo's ``k`` is several times 1); the
+    factor turns it into the spread of the error against the target, assuming that error
+    scales with the dropout spread. NaN with ``mc_passes = 1`` or for a model without dropout
+    (XGBoost). Without a calibration file ``k = 1`` and the attributes say so.
 ``sm_flag``
     Bit flags (CF ``flag_masks``): :data:`FLAG_BITS`. Frozen soil is *suspected* where the
     LST input is below 0 degC; ``input_gap_filled`` marks days on which any input of the cell
@@ -33,8 +46,11 @@ Variables (CF-1.10; MISSION.md section 4):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +59,13 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
+from helpers import metrics
 from helpers.cube import MASK_VALUES, feature_names, open_cube
-from helpers.io import remove
+from helpers.io import atomic_path, remove
 from helpers.models import PREDICTION_KEY, Model, SequenceModel, load_model
 from helpers.params import Params
 from helpers.provenance import global_attributes
-from helpers.sampling import _read_points, sequence_calendar
+from helpers.sampling import SampleStore, _read_points, sequence_calendar
 from helpers.training import predict
 
 log = logging.getLogger(__name__)
@@ -75,30 +92,78 @@ def model_file(params: Params) -> Path:
     return params.data_dir / f"{settings.model}{suffix}"
 
 
+def model_digest(path: Path) -> str:
+    """First 16 hex digits of the SHA-256 of a model file (its weights)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def calibration_path(params: Params) -> Path:
+    """``data/<model file stem>.calibration.json``, written by :func:`calibrate`."""
+    path = model_file(params)
+    return params.data_dir / f"{path.stem}.calibration.json"
+
+
+def device_of(params: Params) -> str:
+    """``production.device``, with ``auto`` resolved to ``cuda`` when a GPU is visible."""
+    wanted = params.production.device
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ValueError("production.device is 'cuda' but torch sees no CUDA device")
+    return wanted
+
+
 @dataclass
 class Applied:
-    """A loaded model with the normalisation statistics it was trained with."""
+    """A loaded model with the normalisation statistics it was trained with.
+
+    ``uncertainty_factor`` is the calibration factor ``k`` of ``sm_uncertainty`` (1 and
+    ``calibrated`` False without a matching calibration file); ``precision`` the autocast
+    dtype of the forward pass on CUDA (``float32``: none).
+    """
 
     model: Model
     mean: np.ndarray
     scale: np.ndarray
     name: str
     path: Path
+    digest: str = ""
+    uncertainty_factor: float = 1.0
+    calibrated: bool = False
+    calibration: dict = field(default_factory=dict)
+    precision: str = "float32"
 
     @classmethod
-    def load(cls, params: Params) -> Applied:
-        """Load :func:`model_file`, checking that it takes the datacube's features in order."""
+    def load(cls, params: Params, device: str | None = None, calibrated: bool = True) -> Applied:
+        """Load :func:`model_file` on ``device`` (default :func:`device_of`), checking that it
+        takes the datacube's features in order, with its calibration when one matches it."""
         path = model_file(params)
-        model, meta = load_model(path, expected_features=feature_names(params))
+        model, meta = load_model(
+            path, expected_features=feature_names(params), device=device or device_of(params)
+        )
         stats = meta["extra"]["stats"]
         std = np.asarray(stats["std"], dtype=np.float32)
-        return cls(
+        applied = cls(
             model,
             np.asarray(stats["mean"], dtype=np.float32),
             np.where(std > 0, std, 1).astype(np.float32),
             meta["name"],
             path,
+            model_digest(path),
+            precision=params.production.precision,
         )
+        calibration = read_calibration(params)
+        if calibrated and calibration is not None:
+            if calibration["model_digest"] != applied.digest:
+                log.warning(
+                    "%s was fitted for another model file; sm_uncertainty is left uncalibrated",
+                    calibration_path(params),
+                )
+            elif np.isfinite(calibration["factor"]):
+                applied.uncertainty_factor = float(calibration["factor"])
+                applied.calibrated = True
+                applied.calibration = calibration
+        return applied
 
     def estimate(
         self, x: np.ndarray, passes: int, batch_size: int, seed: int
@@ -113,13 +178,27 @@ class Applied:
         """
         normalised = np.nan_to_num((x - self.mean) / self.scale).astype(np.float32)
         model = self.model
-        if passes < 2 or not isinstance(model, SequenceModel) or not _dropouts(model):
-            return predict(model, normalised, batch_size=batch_size), np.full(x.shape[:2], np.nan, np.float32)
-        if _linear_dropout_head(model):
-            return linear_head_spread(model, normalised, batch_size)
-        torch.manual_seed(seed)
-        draws = _dropout_draws(model, normalised, passes, batch_size)
-        return predict(model, normalised, batch_size=batch_size), draws.std(axis=0)
+        with self._autocast():
+            if passes < 2 or not isinstance(model, SequenceModel) or not _dropouts(model):
+                return predict(model, normalised, batch_size=batch_size), np.full(
+                    x.shape[:2], np.nan, np.float32
+                )
+            if _linear_dropout_head(model):
+                return linear_head_spread(model, normalised, batch_size)
+            torch.manual_seed(seed)
+            draws = _dropout_draws(model, normalised, passes, batch_size)
+            return predict(model, normalised, batch_size=batch_size), draws.std(axis=0)
+
+    def _autocast(self):
+        """Mixed precision for the forward passes (``production.precision``), else nothing."""
+        import contextlib
+
+        if self.precision == "float32" or not isinstance(self.model, SequenceModel):
+            return contextlib.nullcontext()
+        device_type = torch.device(self.model.device).type
+        if device_type == "cpu" and self.precision == "float16":
+            raise ValueError("production.precision float16 needs CUDA; use bfloat16 or float32 on the CPU")
+        return torch.autocast(device_type=device_type, dtype=getattr(torch, self.precision))
 
 
 def _linear_dropout_head(model: SequenceModel) -> bool:
@@ -158,8 +237,8 @@ def linear_head_spread(model: SequenceModel, x: np.ndarray, batch_size: int) -> 
                 batch = torch.as_tensor(x[start : start + batch_size], device=model.device)
                 features = model.head_input(batch)
                 stop = start + len(batch)
-                sm[start:stop] = linear(features).squeeze(-1).cpu().numpy()
-                variance = (p / (1 - p)) * ((features * weights) ** 2).sum(dim=-1)
+                sm[start:stop] = linear(features).squeeze(-1).float().cpu().numpy()
+                variance = (p / (1 - p)) * ((features.float() * weights.float()) ** 2).sum(dim=-1)
                 spread[start:stop] = variance.sqrt().cpu().numpy()
     finally:
         model.train(was_training)
@@ -193,17 +272,119 @@ def _dropout_draws(
                     features = model.head_input(batch)
                     model.head.train()
                     for k in range(passes):
-                        draws[k, start:stop] = model.head(features).squeeze(-1).cpu().numpy()
+                        draws[k, start:stop] = model.head(features).squeeze(-1).float().cpu().numpy()
                     model.head.eval()
                 else:
                     for module in _dropouts(model):
                         module.train()
                     for k in range(passes):
-                        draws[k, start:stop] = model(batch)[PREDICTION_KEY].cpu().numpy()
+                        draws[k, start:stop] = model(batch)[PREDICTION_KEY].float().cpu().numpy()
                     model.eval()
     finally:
         model.eval()
     return draws
+
+
+# Calibration of sm_uncertainty --------------------------------------------------------------
+
+
+def read_calibration(params: Params) -> dict | None:
+    """The calibration record of :func:`calibrate`, or None when there is none."""
+    path = calibration_path(params)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        missing = {"factor", "model_digest", "level"} - set(record)
+        if missing:
+            raise ValueError(f"keys {sorted(missing)} missing")
+        record["factor"] = float("nan") if record["factor"] is None else float(record["factor"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not a calibration record ({exc}); delete it and run calibrate") from None
+    return record
+
+
+def split_estimates(
+    applied: Applied, samples: SampleStore, split: str, params: Params
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uncalibrated estimate, dropout spread and target on the valid central days of a split.
+
+    The sequences of ``split`` (training years) go through :meth:`Applied.estimate` as in
+    production (clipped to [0, :data:`SM_MAX`]); returns three flat float arrays over the
+    pixel-days that have a target.
+    """
+    x, y, central = samples.sequences(split, normalise=False)
+    settings = params.production
+    sm, spread = applied.estimate(x, settings.mc_passes, settings.batch_size, params.seed)
+    keep = central & np.isfinite(y)
+    return np.clip(sm[keep], 0.0, SM_MAX), spread[keep], y[keep]
+
+
+#: Stated coverages of the reliability curve of :func:`calibrate`.
+RELIABILITY_LEVELS = (0.5, 0.68, 0.8, 0.9, 0.95, 0.99)
+
+
+def calibrate(
+    params: Params, samples: SampleStore, applied: Applied | None = None, level: float = 0.9
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit the factor of ``sm_uncertainty`` on the validation split and check it on the test split.
+
+    The factor ``k`` (:func:`helpers.metrics.spread_scale_factor`) makes the interval
+    ``sm +- z k s`` (``z = 1.645`` for 90 %) hold a share ``level`` of the VALIDATION targets;
+    the TEST split, never used for it, then shows the coverage a user can expect. Writes
+    :func:`calibration_path` (read by :meth:`Applied.load` and so by production).
+
+    Returns
+    -------
+    table : one row per split: ``split, n, rmse, median_spread, spread_error_r`` (Pearson r
+        between the spread and the absolute error: does a wider interval mean a larger
+        error?), ``coverage_uncalibrated``, ``factor``, ``coverage`` (with the factor).
+    curve : the reliability curve: ``split, version`` (``uncalibrated``/``calibrated``),
+        ``nominal`` (each of :data:`RELIABILITY_LEVELS`) and ``observed`` coverage.
+    """
+    applied = Applied.load(params, calibrated=False) if applied is None else applied
+    z = float(metrics.stats.norm.ppf((1 + level) / 2))
+    rows, curve, factor = [], [], np.nan
+    for split in ("validation", "test"):
+        sm, spread, target = split_estimates(applied, samples, split, params)
+        if split == "validation":
+            factor = metrics.spread_scale_factor(sm, target, spread, level)
+        for version, scale in (("uncalibrated", 1.0), ("calibrated", factor)):
+            for nominal in RELIABILITY_LEVELS:
+                z_level = float(metrics.stats.norm.ppf((1 + nominal) / 2))
+                observed = metrics.interval_coverage(sm, target, scale * spread, z_level)
+                curve.append({"split": split, "version": version, "nominal": nominal, "observed": observed})
+        rows.append(
+            {
+                "split": split,
+                "n": int(target.size),
+                "rmse": metrics.rmse(sm, target),
+                "median_spread": float(np.nanmedian(spread)) if np.isfinite(spread).any() else np.nan,
+                "spread_error_r": metrics.pearson_r(spread, np.abs(sm - target)),
+                "coverage_uncalibrated": metrics.interval_coverage(sm, target, spread, z),
+                "factor": factor,
+                "coverage": metrics.interval_coverage(sm, target, factor * spread, z),
+            }
+        )
+    table = pd.DataFrame(rows)
+    record = {
+        "model_file": str(applied.path),
+        "model_digest": applied.digest,
+        "level": level,
+        "z": z,
+        "factor": None if not np.isfinite(factor) else factor,
+        "fitted_on": "validation",
+        "coverage_validation": table.loc[0, "coverage"],
+        "coverage_test": table.loc[1, "coverage"],
+        "coverage_test_uncalibrated": table.loc[1, "coverage_uncalibrated"],
+    }
+    record = {
+        key: (None if isinstance(value, float) and not np.isfinite(value) else value)
+        for key, value in record.items()
+    }
+    with atomic_path(calibration_path(params)) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    return table, pd.DataFrame(curve)
 
 
 # The store ---------------------------------------------------------------------------------
@@ -243,10 +424,21 @@ def _template(ds: xr.Dataset, params: Params, times: pd.DatetimeIndex, applied: 
         "valid_max": SM_MAX,
         "ancillary_variables": "sm_uncertainty sm_flag",
     }
+    if applied.calibrated:
+        calibration = (
+            f"calibrated: Monte-Carlo-dropout spread x {applied.uncertainty_factor:.4g}, the factor that puts"
+            f" {applied.calibration['level']:.0%} of the validation-split targets inside sm +-"
+            f" {applied.calibration['z']:.3f} sm_uncertainty; test-split coverage"
+            f" {applied.calibration['coverage_test']:.3f}"
+        )
+    else:
+        calibration = "NOT calibrated: plain Monte-Carlo-dropout spread, too narrow as an error estimate"
     product["sm_uncertainty"].attrs = {
-        "long_name": "standard deviation of Monte-Carlo-dropout estimates of sm",
+        "long_name": "standard deviation of the error of sm against the target product",
         "units": "m3 m-3",
-        "comment": f"{params.production.mc_passes} passes with dropout active; NaN where not available",
+        "comment": f"{calibration}; spread of {params.production.mc_passes} dropout passes (exact for a"
+        " dropout-linear head); NaN where not available",
+        "calibration_factor": applied.uncertainty_factor,
     }
     product["sm_flag"].attrs = {
         "long_name": "quality flags of sm",
@@ -268,6 +460,8 @@ def _template(ds: xr.Dataset, params: Params, times: pd.DatetimeIndex, applied: 
             "time_coverage_resolution": "P1D",
             "glass_sm_model": applied.name,
             "glass_sm_model_file": applied.path.name,
+            "glass_sm_model_digest": applied.digest,
+            "glass_sm_uncertainty_factor": applied.uncertainty_factor,
         },
     )
     return product
@@ -316,7 +510,7 @@ def produce_unit(
     unit_seed = params.seed * 1_000_003 + year * 100_003 + rows.start * 1_009 + cols.start
     sm, spread = applied.estimate(x, settings.mc_passes, settings.batch_size, unit_seed)
     out["sm"][:, land_rows, land_cols] = np.clip(sm[:, central], 0.0, SM_MAX).T
-    out["sm_uncertainty"][:, land_rows, land_cols] = spread[:, central].T
+    out["sm_uncertainty"][:, land_rows, land_cols] = applied.uncertainty_factor * spread[:, central].T
     return out
 
 
@@ -407,9 +601,7 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
     naming the model file when it is missing or takes other features.
     """
     final = product_path(params)
-    if final.exists():
-        log.info("product exists: %s", final)
-        return final
+    partial = final.with_name(final.name + PARTIAL_SUFFIX)
     applied = Applied.load(params)
     ds = open_cube(params) if ds is None else ds
     cube_years = sorted(set(pd.DatetimeIndex(ds["time"].values).year))
@@ -421,15 +613,20 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
         )
     times = pd.DatetimeIndex(ds["time"].values)
     times = times[times.year.isin(years)]
-    partial = final.with_name(final.name + PARTIAL_SUFFIX)
+    key = _product_key(applied, params, times)
+    for store in (final, partial):
+        if store.exists() and _stored_key(store) != key:
+            log.warning("%s was made with another model, calibration, passes or years; it is rebuilt", store)
+            remove(store)
+    if final.exists():
+        log.info("product exists: %s", final)
+        return final
     done_dir = partial / ".done"
     if not partial.exists():
-        _template(ds, params, times, applied).to_zarr(
-            partial, compute=False, zarr_format=2, consolidated=True
-        )
+        template = _template(ds, params, times, applied)
+        template.attrs["glass_sm_product_key"] = key
+        template.to_zarr(partial, compute=False, zarr_format=2, consolidated=True)
         done_dir.mkdir()
-    elif not pd.DatetimeIndex(xr.open_zarr(partial, consolidated=True)["time"].values).equals(times):
-        raise ValueError(f"{partial}: an interrupted product for other years; delete it to start again")
     year_starts = {year: int(np.flatnonzero(times.year == year)[0]) for year in years}
     tile_list = tiles(ds["mask"].shape, params.production.tile_cells)
     pending = [
@@ -462,9 +659,298 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
     return final
 
 
+def _product_key(applied: Applied, params: Params, times: pd.DatetimeIndex) -> str:
+    """What a product's values depend on, besides the datacube: model, calibration, passes, days."""
+    return json.dumps(
+        {
+            "model_digest": applied.digest,
+            "uncertainty_factor": round(applied.uncertainty_factor, 10),
+            "mc_passes": params.production.mc_passes,
+            "precision": params.production.precision,
+            "days": [str(times[0].date()), str(times[-1].date()), int(times.size)],
+        },
+        sort_keys=True,
+    )
+
+
+def _stored_key(store: Path) -> str | None:
+    try:
+        return xr.open_zarr(store, consolidated=True).attrs.get("glass_sm_product_key")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def open_product(params: Params) -> xr.Dataset:
     """Open the finished product lazily."""
     path = product_path(params)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no product; run notebook 04 (helpers.production.produce)")
     return xr.open_zarr(path, consolidated=True)
+
+
+# Derived products ---------------------------------------------------------------------------
+
+
+def annual_path(params: Params) -> Path:
+    return params.data_dir / "product_annual.zarr"
+
+
+def annual_mean(params: Params) -> Path:
+    """Write ``data/product_annual.zarr``: the annual mean of ``sm`` beside the daily product.
+
+    Per year and cell: ``sm`` is the mean of the daily values (NaN on masked cells, CF
+    ``cell_methods: time: mean``, ``time`` at 1 July with ``time_bnds`` spanning the year);
+    ``valid_days`` counts the days averaged and ``frozen_suspected_days`` the days flagged
+    frozen, which the mean includes (filter the daily product to leave them out). Computed
+    with dask chunk by chunk, so memory stays bounded by the daily product's chunks.
+    """
+    daily = open_product(params)
+    years = daily["time"].dt.year
+    sm = daily["sm"].groupby(years).mean("time")
+    valid = daily["sm"].notnull().groupby(years).sum("time").astype(np.int16)
+    frozen = (
+        ((daily["sm_flag"] & FLAG_BITS["frozen_suspected"]) > 0).groupby(years).sum("time").astype(np.int16)
+    )
+    year_values = sm["year"].values
+    centre = pd.to_datetime([f"{y}-07-01" for y in year_values])
+    bounds = np.stack(
+        [
+            pd.to_datetime([f"{y}-01-01" for y in year_values]),
+            pd.to_datetime([f"{y + 1}-01-01" for y in year_values]),
+        ],
+        axis=1,
+    )
+    annual = xr.Dataset(
+        {
+            "sm": sm.rename(year="time"),
+            "valid_days": valid.rename(year="time"),
+            "frozen_suspected_days": frozen.rename(year="time"),
+        }
+    ).assign_coords(time=centre)
+    annual["time_bnds"] = (("time", "nv"), bounds)
+    annual["sm"].attrs = {
+        **{key: daily["sm"].attrs[key] for key in ("standard_name", "units", "valid_min", "valid_max")},
+        "long_name": "annual mean surface (0-5 cm) volumetric soil moisture",
+        "cell_methods": "time: mean",
+    }
+    annual["valid_days"].attrs = {"long_name": "days averaged into sm", "units": "1"}
+    annual["frozen_suspected_days"].attrs = {
+        "long_name": "days flagged frozen_suspected (LST below 0 degC), included in the mean",
+        "units": "1",
+    }
+    annual["time"].attrs = {"standard_name": "time", "axis": "T", "bounds": "time_bnds"}
+    for name in ("lat", "lon"):
+        annual[name].attrs = daily[name].attrs
+    annual.attrs = {
+        **{k: v for k, v in daily.attrs.items() if k != "glass_sm_product_key"},
+        "title": "GLASS-SM annual-mean surface soil moisture",
+        "time_coverage_resolution": "P1Y",
+    }
+    annual = annual.chunk(
+        {"time": 1, "lat": params.production.chunk_cells, "lon": params.production.chunk_cells}
+    )
+    target = annual_path(params)
+    with atomic_path(target) as tmp:
+        annual.to_zarr(tmp, zarr_format=2, consolidated=True)
+    return target
+
+
+def export_netcdf(params: Params, start: str | None = None, end: str | None = None) -> Path:
+    """Write the daily product of ``start``..``end`` (default ``production.export_start/end``)
+    to ``data/product_<start>_<end>.nc``: NetCDF-4, compressed, with the product's CF and ACDD
+    attributes (time coverage narrowed to the period)."""
+    start = start or (params.production.export_start and str(params.production.export_start))
+    end = end or (params.production.export_end and str(params.production.export_end))
+    if start is None or end is None:
+        raise ValueError(
+            "export_netcdf needs a period: give start and end, or production.export_start/export_end"
+        )
+    daily = open_product(params)
+    period = daily.sel(time=slice(start, end))
+    if period.sizes["time"] == 0:
+        raise ValueError(
+            f"export period {start}..{end} holds no day of the product"
+            f" ({daily.attrs['time_coverage_start']}..{daily.attrs['time_coverage_end']})"
+        )
+    times = pd.DatetimeIndex(period["time"].values)
+    period.attrs = {
+        **{k: v for k, v in daily.attrs.items() if k != "glass_sm_product_key"},
+        "time_coverage_start": str(times[0].date()),
+        "time_coverage_end": str(times[-1].date()),
+    }
+    chunks = (min(times.size, 31), min(period.sizes["lat"], 256), min(period.sizes["lon"], 256))
+    encoding = {
+        name: {
+            "zlib": True,
+            "complevel": 4,
+            "chunksizes": chunks,
+            **({"_FillValue": None} if name == "sm_flag" else {}),
+        }
+        for name in ("sm", "sm_uncertainty", "sm_flag")
+    }
+    encoding["time"] = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int32"}
+    for name in period.data_vars:
+        period[name].encoding = {}
+    target = params.data_dir / f"product_{times[0]:%Y%m%d}_{times[-1]:%Y%m%d}.nc"
+    with atomic_path(target) as tmp:
+        period.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+    return target
+
+
+def year_boundary_jumps(
+    series: Mapping[str, xr.DataArray], land: np.ndarray, window_days: int = 15
+) -> pd.DataFrame:
+    """Is the product seamless where one year's run meets the next?
+
+    For every 31 Dec -> 1 Jan boundary inside the series and each named (time, lat, lon)
+    field, the land-mean absolute day-to-day change ``mean |x(t+1) - x(t)|`` across the
+    boundary is set against the same quantity for the other day pairs within
+    ``window_days`` of it. Each year of the product is estimated by its own run, so a seam
+    would show as a boundary change far above its neighbours (``ratio`` >> 1 and ``rank`` 1);
+    an input such as ERA5-Land, made as one continuous series, gives the natural level.
+
+    Returns one row per field and boundary: ``field, boundary, jump, neighbours_median,
+    ratio`` (jump / neighbours' median) and ``rank`` (1 = the largest change in the window).
+    """
+    rows = []
+    for name, values in series.items():
+        times = pd.DatetimeIndex(values["time"].values)
+        starts = [t for t in times[times.is_year_start] if t != times[0]]
+        for boundary in starts:
+            position = times.get_loc(boundary)
+            lo, hi = max(position - window_days, 0), min(position + window_days, times.size - 1)
+            block = values.isel(time=slice(lo, hi + 1)).values[:, land]
+            changes = np.nanmean(np.abs(np.diff(block, axis=0)), axis=1)  # change from day k to k+1
+            at = position - lo - 1
+            others = np.delete(changes, at)
+            rows.append(
+                {
+                    "field": name,
+                    "boundary": boundary.date().isoformat(),
+                    "jump": float(changes[at]),
+                    "neighbours_median": float(np.median(others)),
+                    "ratio": float(changes[at] / np.median(others)),
+                    "rank": int((changes > changes[at]).sum() + 1),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# Views for notebook 04 ------------------------------------------------------------------------
+
+
+def monthly_fields(
+    product: xr.Dataset, ds: xr.Dataset, year: int, months: Sequence[int], land: np.ndarray
+) -> dict[str, xr.DataArray]:
+    """Monthly means of the product, the ERA5-Land input and the target (masked cells blank),
+    keyed by panel title, month by month: the layout of the paper's Fig. 9."""
+    fields: dict[str, xr.DataArray] = {}
+    mask = xr.DataArray(land, dims=("lat", "lon"))
+    for month in months:
+        period = slice(f"{year}-{month:02d}-01", str((pd.Timestamp(year, month, 1) + pd.offsets.MonthEnd()).date()))
+        label = pd.Timestamp(year, month, 1).strftime("%b %Y")
+        for title, values in (
+            ("product", product["sm"]),
+            ("ERA5-Land input", ds["era5_sm"]),
+            ("target (GLASS-MODIS)", ds["target_sm"]),
+        ):
+            mean = values.sel(time=period).mean("time").where(mask).compute()
+            mean.attrs["units"] = "m3 m-3"
+            fields[f"{title}, {label}"] = mean
+    return fields
+
+
+def nearest_land_cells(ds: xr.Dataset, points: Sequence[Sequence[float]]) -> pd.DataFrame:
+    """The unmasked land cell nearest to each (lat, lon) point (great-circle distance):
+    ``lat, lon, row, col, distance_km`` per point."""
+    land_rows, land_cols = np.nonzero(ds["mask"].values == MASK_VALUES["land"])
+    if land_rows.size == 0:
+        raise ValueError("the datacube has no unmasked land cell")
+    lat = np.radians(ds["lat"].values[land_rows])
+    lon = np.radians(ds["lon"].values[land_cols])
+    rows = []
+    for point_lat, point_lon in points:
+        plat, plon = np.radians(point_lat), np.radians(point_lon)
+        cos_angle = np.sin(lat) * np.sin(plat) + np.cos(lat) * np.cos(plat) * np.cos(lon - plon)
+        k = int(np.argmax(cos_angle))
+        rows.append(
+            {
+                "lat": float(ds["lat"].values[land_rows[k]]),
+                "lon": float(ds["lon"].values[land_cols[k]]),
+                "row": int(land_rows[k]),
+                "col": int(land_cols[k]),
+                "distance_km": float(6371.0 * np.arccos(np.clip(cos_angle[k], -1, 1))),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def cell_series(
+    product: xr.Dataset, ds: xr.Dataset, cells: pd.DataFrame, extra: Mapping[str, xr.DataArray] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Daily series at cells (rows of :func:`nearest_land_cells`): ``product``, its
+    ``uncertainty``, the ERA5-Land input, the target and any ``extra`` (time, lat, lon) field,
+    over the product's days; keyed by a title with the cell's position."""
+    times = product["time"].values
+    frames = {}
+    for cell in cells.itertuples():
+        at = {"lat": cell.row, "lon": cell.col}
+        columns = {
+            "product": product["sm"].isel(at),
+            "uncertainty": product["sm_uncertainty"].isel(at),
+            "ERA5-Land input": ds["era5_sm"].isel(at).sel(time=times),
+            "target": ds["target_sm"].isel(at).sel(time=times),
+            **{name: values.isel(at).sel(time=times) for name, values in (extra or {}).items()},
+        }
+        frame = pd.DataFrame({name: values.values for name, values in columns.items()}, index=pd.DatetimeIndex(times))
+        frames[f"{cell.lat:.2f}°N {cell.lon:.2f}°E"] = frame
+    return frames
+
+
+def run_overlap(
+    params: Params, applied: Applied, ds: xr.Dataset, year: int, n_cells: int = 1000
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """How much do two yearly runs disagree where their sequences overlap?
+
+    The run of ``year`` ends with 30 days of the next year as margin, and the run of
+    ``year + 1`` begins with the last 30 days of ``year``. On these 60 days both runs estimate
+    the same cells from the same inputs; only their context differs. The product takes each
+    day from the run of its own year, so at 1 January it switches runs: any disagreement there
+    is a seam that one continuous run would not have.
+
+    Returns
+    -------
+    table : per overlap day, ``date``, ``offset`` (days from 1 January of ``year + 1``;
+        negative before it), ``disagreement`` (land-mean |run year - run year+1|).
+    summary : ``switch_jump`` (mean |product(1 Jan) - product(31 Dec)|, across the runs),
+        ``within_run_jump`` (the same change inside each run, averaged over both), and
+        ``day_to_day`` (mean |change| between consecutive days inside the runs), m3 m-3.
+    """
+    times = pd.DatetimeIndex(ds["time"].values)
+    if year + 1 not in set(times.year):
+        raise ValueError(f"run_overlap: year {year + 1} is not in the datacube, no overlap with {year}")
+    land_rows, land_cols = np.nonzero(ds["mask"].values == MASK_VALUES["land"])
+    rng = np.random.default_rng(params.seed)
+    pick = rng.choice(land_rows.size, min(n_cells, land_rows.size), replace=False)
+    rows, cols = land_rows[pick], land_cols[pick]
+    estimates = {}
+    for run in (year, year + 1):
+        calendar = sequence_calendar(times, run)
+        x, _ = _read_points(ds, params, rows, cols, calendar)
+        sm, _ = applied.estimate(x, 1, params.production.batch_size, params.seed)
+        estimates[run] = pd.DataFrame(np.clip(sm, 0.0, SM_MAX).T, index=calendar["date"])
+    shared = estimates[year].index.intersection(estimates[year + 1].index)
+    first, second = estimates[year].loc[shared], estimates[year + 1].loc[shared]
+    boundary = pd.Timestamp(year + 1, 1, 1)
+    table = pd.DataFrame(
+        {
+            "date": shared,
+            "offset": (shared - boundary).days,
+            "disagreement": np.abs(first.to_numpy() - second.to_numpy()).mean(axis=1),
+        }
+    )
+    last_day = boundary - pd.Timedelta(days=1)
+    switch = np.abs(estimates[year + 1].loc[boundary] - estimates[year].loc[last_day]).mean()
+    within = np.mean([np.abs(e.loc[boundary] - e.loc[last_day]).mean() for e in estimates.values()])
+    day_to_day = np.mean([np.abs(np.diff(e.to_numpy(), axis=0)).mean() for e in estimates.values()])
+    return table, {"switch_jump": float(switch), "within_run_jump": float(within), "day_to_day": float(day_to_day)}

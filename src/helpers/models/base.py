@@ -137,7 +137,7 @@ class SequenceModel(nn.Module):
             with torch.inference_mode():
                 for start in range(0, len(x), batch_size):
                     batch = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32)
-                    chunks.append(self(batch.to(self.device))[PREDICTION_KEY].cpu().numpy())
+                    chunks.append(self(batch.to(self.device))[PREDICTION_KEY].float().cpu().numpy())
         finally:
             self.train(was_training)
         if not chunks:

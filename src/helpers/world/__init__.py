@@ -278,6 +278,7 @@ def _simulate_years(
     years = params.period.years
     tiles = [t for t in grid.tiles(world.tile_cells) if fields.land[t[0], t[1]].any()]
     states: dict[int, hydrology.SoilState] = {}
+    era5_state: dict[str, np.ndarray] = {}
     truth_store = truth_dir / "truth.zarr"
     _truth_template(params, grid).to_zarr(truth_store, compute=False, zarr_format=2, consolidated=True)
     site_rows, site_cols = stations.cells()
@@ -297,7 +298,7 @@ def _simulate_years(
             bar.update()
         if pass_index == 0:
             continue
-        _write_year(params, grid, fields, year, dates, starts, arrays, raw)
+        _write_year(params, grid, fields, year, dates, starts, arrays, raw, era5_state)
         _write_truth_year(truth_store, dates, arrays, pd.DatetimeIndex(_period_days(params)))
         for key, values in (
             ("sm", arrays.truth),
@@ -472,8 +473,13 @@ def _write_year(
     starts: list[dt.date],
     arrays: _YearArrays,
     raw: Path,
+    era5_state: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write one year of every gridded observation in its product's format."""
+    """Write one year of every gridded observation in its product's format.
+
+    ``era5_state`` carries the ERA5-Land-like series from one year into the next
+    (:func:`observe.era5_like`), so that it has no seam at the turn of the year.
+    """
     world = params.world
     assert world is not None
     src = params.sources
@@ -504,6 +510,7 @@ def _write_year(
         root_nodes[:, has_land],
         bias_nodes[has_land],
         _rng(params, year, 0, _STREAMS["era5"]),
+        era5_state,
     )
     path = era5_land.create(raw / src.era5_land, year, world.era5_resolution)
     era5_land.write_window(path, node_lat, node_lon, era5)

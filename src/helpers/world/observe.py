@@ -93,7 +93,11 @@ def wet_bias_field(climate_class: np.ndarray, clay: np.ndarray) -> np.ndarray:
 
 
 def era5_like(
-    sm_cells: np.ndarray, sm_root_cells: np.ndarray, wet_bias: np.ndarray, rng: np.random.Generator
+    sm_cells: np.ndarray,
+    sm_root_cells: np.ndarray,
+    wet_bias: np.ndarray,
+    rng: np.random.Generator,
+    state: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """ERA5-Land-like ``swvl1`` on the coarse nodes.
 
@@ -113,19 +117,28 @@ def era5_like(
     sm_cells, sm_root_cells : (n_days, n_nodes) truth averaged to the nodes (finite).
     wet_bias : (n_nodes,) bias, see :func:`wet_bias_field`.
     rng : random generator.
+    state : carries the series from one year into the next, as a reanalysis runs on without a
+        break: the filter's and the error's last values, and the mean and spread of ``s``
+        (taken from the first year and then kept). Empty or None: a year on its own. Updated
+        in place.
 
     Returns
     -------
     (n_days, n_nodes) float32 in [0.02, 0.75].
     """
+    state = {} if state is None else state
     blend = ERA5_LAYER_SURFACE_SHARE * sm_cells + (1.0 - ERA5_LAYER_SURFACE_SHARE) * sm_root_cells
     smoothing = 1.0 - np.exp(-1.0 / 2.0)
-    initial = blend[:1] * (1.0 - smoothing)
-    smooth, _ = signal.lfilter([smoothing], [1.0, smoothing - 1.0], blend, axis=0, zi=initial)
-    mean = smooth.mean(axis=0)
-    spread = smooth.std(axis=0)
-    error = _ar1(rng, smooth.shape, ERA5_ERROR_PERSISTENCE) * (0.005 + 0.5 * spread)
-    era5 = mean + ERA5_DAMPING * (smooth - mean) + np.asarray(wet_bias) + error
+    previous = state.get("smooth", blend[0])
+    smooth, _ = signal.lfilter(
+        [smoothing], [1.0, smoothing - 1.0], blend, axis=0, zi=(1.0 - smoothing) * previous[None, :]
+    )
+    if "mean" not in state:
+        state["mean"], state["spread"] = smooth.mean(axis=0), smooth.std(axis=0)
+    mean, spread = state["mean"], state["spread"]
+    unit_error = _ar1(rng, smooth.shape, ERA5_ERROR_PERSISTENCE, state.get("error"))
+    state["smooth"], state["error"] = smooth[-1], unit_error[-1]
+    era5 = mean + ERA5_DAMPING * (smooth - mean) + np.asarray(wet_bias) + unit_error * (0.005 + 0.5 * spread)
     return np.clip(era5, 0.02, 0.75).astype(np.float32)
 
 
@@ -473,11 +486,13 @@ def smap_core_site_like(sm_cells_window: np.ndarray, rng: np.random.Generator) -
     return np.maximum(noisy, 0.0).astype(np.float32)
 
 
-def _ar1(rng: np.random.Generator, shape: tuple[int, ...], persistence: float) -> np.ndarray:
-    """Unit-variance AR(1) series along axis 0, stationary from the first day."""
+def _ar1(
+    rng: np.random.Generator, shape: tuple[int, ...], persistence: float, previous: np.ndarray | None = None
+) -> np.ndarray:
+    """Unit-variance AR(1) series along axis 0: stationary from the first day, or continuing
+    from ``previous`` (the value on the day before)."""
     innovations = rng.standard_normal(shape, dtype=np.float32)
     scale = np.sqrt(1.0 - persistence**2)
-    series, _ = signal.lfilter(
-        [scale], [1.0, -persistence], innovations, axis=0, zi=innovations[:1] * (1.0 - scale)
-    )
+    initial = innovations[:1] * (1.0 - scale) if previous is None else persistence * np.asarray(previous)[None]
+    series, _ = signal.lfilter([scale], [1.0, -persistence], innovations, axis=0, zi=initial)
     return series.astype(np.float32)

@@ -535,3 +535,9 @@ def _sample_bilinear(field: np.ndarray, grid: Grid, lat: np.ndarray, lon: np.nda
         + field[row1, col0] * fr * (1 - fc)
         + field[row1, col1] * fr * fc
     )
+
+
+def climate_classes(grid: Grid) -> np.ndarray:
+    """Koeppen-Geiger class id (index into :data:`CLIMATE_NAMES`) at every cell centre of
+    ``grid``, land or not (the classes the twin world is built on)."""
+    return _climate_and_dense_vegetation(grid)[0]
