@@ -240,3 +240,31 @@ def test_cpu_and_gpu_products_agree(setup):
     for name in ("sm", "sm_uncertainty"):
         np.testing.assert_allclose(gpu[name], cpu[name], atol=1e-4, equal_nan=True)
     xr.testing.assert_equal(gpu["sm_flag"], cpu["sm_flag"])
+
+
+def test_production_sequences_take_their_margins_from_the_neighbouring_years(setup, monkeypatch):
+    """The inputs a unit feeds the model: 30 days of December 1999, the 366 days of 2000, 30 days
+    of January 2001, read from the datacube at the tile's land cells."""
+    make, ds, _ = setup
+    params = make("margins")
+    applied = production.Applied.load(params)
+    seen = []
+
+    def spy(x, passes, batch_size, seed):
+        seen.append(x.copy())
+        return np.zeros(x.shape[:2], np.float32), np.zeros(x.shape[:2], np.float32)
+
+    monkeypatch.setattr(applied, "estimate", spy)
+    rows, cols = production.tiles(ds["mask"].shape, 45)[0]
+    production.produce_unit(ds, params, applied, YEAR, rows, cols)
+    x = seen[0]
+    assert x.shape[1] == 30 + 366 + 30
+    land_rows, land_cols = np.nonzero(ds["mask"].isel(lat=rows, lon=cols).values == MASK_VALUES["land"])
+    era5 = ds["era5_sm"].isel(lat=rows, lon=cols).values[:, land_rows, land_cols]
+    era5_column = feature_names(params).index("era5_sm")
+    times = pd.DatetimeIndex(ds["time"].values)
+    december = np.flatnonzero((times >= "1999-12-02") & (times <= "1999-12-31"))
+    january = np.flatnonzero((times >= "2001-01-01") & (times <= "2001-01-30"))
+    np.testing.assert_array_equal(x[:, :30, era5_column], era5[december].T)
+    np.testing.assert_array_equal(x[:, -30:, era5_column], era5[january].T)
+    np.testing.assert_array_equal(x[:, 30:-30, era5_column], era5[times.year == YEAR].T)
