@@ -46,6 +46,7 @@ Variables (CF-1.10; MISSION.md section 4):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -57,6 +58,7 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
+from scipy import stats
 from tqdm.auto import tqdm
 
 from helpers import metrics
@@ -191,8 +193,6 @@ class Applied:
 
     def _autocast(self):
         """Mixed precision for the forward passes (``production.precision``), else nothing."""
-        import contextlib
-
         if self.precision == "float32" or not isinstance(self.model, SequenceModel):
             return contextlib.nullcontext()
         device_type = torch.device(self.model.device).type
@@ -343,7 +343,7 @@ def calibrate(
         ``nominal`` (each of :data:`RELIABILITY_LEVELS`) and ``observed`` coverage.
     """
     applied = Applied.load(params, calibrated=False) if applied is None else applied
-    z = float(metrics.stats.norm.ppf((1 + level) / 2))
+    z = float(stats.norm.ppf((1 + level) / 2))
     rows, curve, factor = [], [], np.nan
     for split in ("validation", "test"):
         sm, spread, target = split_estimates(applied, samples, split, params)
@@ -351,7 +351,7 @@ def calibrate(
             factor = metrics.spread_scale_factor(sm, target, spread, level)
         for version, scale in (("uncalibrated", 1.0), ("calibrated", factor)):
             for nominal in RELIABILITY_LEVELS:
-                z_level = float(metrics.stats.norm.ppf((1 + nominal) / 2))
+                z_level = float(stats.norm.ppf((1 + nominal) / 2))
                 observed = metrics.interval_coverage(sm, target, scale * spread, z_level)
                 curve.append({"split": split, "version": version, "nominal": nominal, "observed": observed})
         rows.append(
