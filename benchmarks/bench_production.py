@@ -32,8 +32,9 @@ the produced year, i.e. the days that end up in the product.
    synthetic: the demo cube's 2000-2002 (the produced year and both neighbours, so the margins
    are read from real neighbouring years as on the demo grid) repeated 2 x 2 in space on new
    0.75-degree coordinates, with the demo cube's variables, attributes, dtypes, encodings and
-   chunk shapes. Production's memory should be bounded by
-   ``production.tile_cells``, not by the grid. The 4x grid's throughput is reported too.
+   chunk shapes. Production's memory should not grow with the grid: it is bounded by one
+   tile-year of inputs and, mostly, one batch of activations (``production.batch_size``).
+   The 4x grid's throughput is reported too.
 5. On a machine with CUDA, the bare model on the GPU as well. Last, the time for one global
    0.05-degree year (7200 x 3600 cells, times the demo grid's land share) and for 1982-2021
    at the best measured end-to-end throughput, naming its run and device.

@@ -257,10 +257,12 @@ def _dropout_draws(
     When every active dropout layer sits in ``model.head`` (one-layer LSTM, Bi-LSTM, AtLSTM),
     the head's input is computed once and only the head is drawn ``passes`` times, which gives
     the same distribution at a fraction of the cost; otherwise the whole model runs per pass.
+    ``head_only`` forces one way or the other (None: decide as above).
     """
-    head_only = hasattr(model, "head") and set(map(id, _dropouts(model))) <= set(
-        map(id, _dropouts(model.head))
-    )
+    if head_only is None:
+        head_only = hasattr(model, "head") and set(map(id, _dropouts(model))) <= set(
+            map(id, _dropouts(model.head))
+        )
     model.eval()
     draws = np.empty((passes, *x.shape[:2]), dtype=np.float32)
     try:
@@ -847,7 +849,7 @@ def monthly_fields(
     fields: dict[str, xr.DataArray] = {}
     mask = xr.DataArray(land, dims=("lat", "lon"))
     for month in months:
-        period = slice(f"{year}-{month:02d}-01", str((pd.Timestamp(year, month, 1) + pd.offsets.MonthEnd()).date()))
+        period = f"{year}-{month:02d}"
         label = pd.Timestamp(year, month, 1).strftime("%b %Y")
         for title, values in (
             ("product", product["sm"]),
