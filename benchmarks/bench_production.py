@@ -298,7 +298,7 @@ def measure(sizes: dict, quick: bool) -> list[dict]:
 
     from helpers.cube import MASK_VALUES, open_cube
     from helpers.production import Applied
-    from helpers.sampling import _read_points, sequence_calendar
+    from helpers.sampling import read_points, sequence_calendar
 
     wall = time.perf_counter()
     rows: list[dict] = []
@@ -329,7 +329,7 @@ def measure(sizes: dict, quick: bool) -> list[dict]:
     days = int(central.sum())
     cells_r, cells_c = np.nonzero(land)
     n = min(sizes["sequences"], cells_r.size)
-    x, _ = _read_points(ds, params, cells_r[:n], cells_c[:n], calendar)
+    x, _ = read_points(ds, params, cells_r[:n], cells_c[:n], calendar)
     seq_days = x.shape[1]
     shape = f"{n} sequences of {seq_days} days x {x.shape[2]} features, batches of {settings.batch_size}"
     bare: dict[str, float] = {}

@@ -22,7 +22,7 @@ from conftest import write_tiny_params
 from helpers import cube, inventory
 from helpers.errors import MissingInputsError, SourceError
 from helpers.params import load_params
-from helpers.sources import cosmos, glass_lst, ismn, smap_cvs
+from helpers.sources import cosmos_europe, cosmos_uk, glass_lst, ismn, smap_cvs
 from helpers.world import generate_world, node_means
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,17 +49,27 @@ def test_world_writes_every_product_in_its_format(tiny):
 
 
 def test_station_files_read_back_through_the_real_readers(tiny, tmp_path):
-    stations = ismn.read_network(tiny.raw_dir / "ismn", tmp_path / "ismn_meta")
-    assert len(stations.data) >= 30
-    first = next(iter(stations.data.values()))
-    assert first.between(0, 0.7).all()
-    frozen_drops = stations.dropped[stations.dropped["flag"].str.startswith("D")]["n"].sum()
+    raw = tiny.raw_dir
+    points = ismn.read_network(raw / "ismn", tmp_path / "ismn_meta", exclude_networks=["COSMOS"], min_records=12)
+    assert set(points.meta["network"]) == {"TWIN-NA", "TWIN-EU", "TWIN-GLOBAL"}
+    assert len(points.data) >= 30 and points.skipped.empty
+    assert all(series.between(0, 0.7).all() for series in points.data.values())
+    frozen_drops = points.dropped[points.dropped["flag"].str.startswith("D")]["n"].sum()
     assert frozen_drops > 0, "frozen-soil flags D0x are expected in winter"
-    networks = cosmos.read_network(tiny.raw_dir / "cosmos")
-    assert set(networks.meta["network"]) == {"COSMOS", "COSMOS-Europe", "COSMOS-UK"}
-    assert networks.meta.groupby("network")["median_depth_cm"].median()["COSMOS-UK"] > 22
-    sites = smap_cvs.read_sites(tiny.raw_dir / "smap_cvs")
-    assert len(sites.data) == tiny.world.smap_sites
+    assert (points.meta["n_days_short"] > 0).any(), "outages leave partial days"
+    intervals = points.meta.groupby("network")["record_interval_h"].median()
+    assert intervals["TWIN-NA"] == 1 and intervals["TWIN-GLOBAL"] == 3
+    crns = ismn.read_network(raw / "ismn", tmp_path / "ismn_meta", networks=["COSMOS"], depth_from_only=True)
+    assert len(crns.data) == tiny.world.cosmos_networks["COSMOS"].stations
+    assert crns.meta["depth_to"].between(0.1, 0.4).all()
+    uk = cosmos_uk.read_network(raw / "cosmos_uk")
+    assert len(uk.data) == tiny.world.cosmos_networks["COSMOS-UK"].stations
+    assert uk.meta["depth_to"].median() > 0.22 and set(uk.dropped["flag"]) == {"I"}
+    europe = cosmos_europe.read_network(raw / "cosmos_europe", min_records=12)
+    assert len(europe.data) == tiny.world.cosmos_networks["COSMOS-Europe"].stations
+    sites = smap_cvs.read_sites(raw / "smap_cvs")
+    assert list(sites.meta["station"]) == [site for site, *_ in smap_cvs.CORE_SITES[: tiny.world.smap_sites]]
+    assert sites.meta.loc[sites.meta["station"] == "Walnut Gulch", "site_id"].item() == "1601"
 
 
 def test_cube_is_complete_flagged_and_cf(tiny):

@@ -1,4 +1,9 @@
-"""In-situ station products: ISMN, COSMOS and SMAP core-site writers and readers."""
+"""In-situ station products: ISMN (COSMOS US included), COSMOS-UK, COSMOS-Europe and SMAP core sites.
+
+Real files: the ISMN samples of the ``ismn`` package (tests/data/ismn_real, README there). The
+other providers' layouts are copied by small files in tests/data/providers (the source of each
+layout fact is listed in tests/data/providers/README.md and in the readers' docstrings).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,10 @@ import pytest
 from ismn.interface import ISMN_Interface
 
 from helpers.errors import SourceError
-from helpers.sources import cosmos, ismn, smap_cvs
+from helpers.sources import cosmos_europe, cosmos_uk, ismn, smap_cvs
 
 REAL_ISMN = Path(__file__).parent / "data" / "ismn_real"
+PROVIDERS = Path(__file__).parent / "data" / "providers"
 HOURS = pd.date_range("2012-03-01", periods=4 * 24, freq="h")
 DAY_LEVELS = np.array([0.10, 0.20, 0.30, 0.40])  # good records of day d hold DAY_LEVELS[d]
 
@@ -140,7 +146,7 @@ def test_ismn_network_without_good_flags_is_reported_not_silently_empty(
 
 
 def test_ismn_reads_a_real_station_file(tmp_path: Path) -> None:
-    table = ismn.read_network(REAL_ISMN, tmp_path / "meta")
+    table = ismn.read_network(REAL_ISMN, tmp_path / "meta", networks=["RSMN"])
 
     row = table.meta.iloc[0]
     assert (row["network"], row["station"], row["sensor"]) == ("RSMN", "Adamclisi", "Meter-5TM_1_1")
@@ -152,7 +158,7 @@ def test_ismn_reads_a_real_station_file(tmp_path: Path) -> None:
     assert daily.index.min() == pd.Timestamp("2024-12-20")
     assert daily.between(0.0, 0.6).all()
 
-    lenient = ismn.read_network(REAL_ISMN, tmp_path / "meta", accepted_flags=("G", "D02", "D03"))
+    lenient = ismn.read_network(REAL_ISMN, tmp_path / "meta", networks=["RSMN"], accepted_flags=("G", "D02", "D03"))
     assert lenient.meta["n_kept"].tolist() == [172 + 38 + 37 + 11]
 
 
@@ -203,8 +209,11 @@ def test_ismn_reader_errors_name_the_archive(tmp_path: Path, hourly: tuple[np.nd
         ismn.read_network(tmp_path / "empty", tmp_path / "meta")
 
     ismn.write_station(tmp_path / "deep", "NET", "Alpha", 1.0, 2.0, 3.0, 0.1, 0.2, HOURS, values, flags)
-    with pytest.raises(SourceError, match=r"depth_to <= 0.05 m"):
-        ismn.read_network(tmp_path / "deep", tmp_path / "meta")
+    deep = ismn.read_network(tmp_path / "deep", tmp_path / "meta")
+    assert deep.data == {} and deep.meta.empty
+    assert deep.skipped.values.tolist() == [
+        ["NET", "Alpha", "no soil_moisture sensor with depth_to <= 0.05 m (found: 0.1-0.2 m)"]
+    ]
 
     loose = tmp_path / "loose" / "NET"
     loose.mkdir(parents=True)
@@ -241,129 +250,139 @@ def test_ismn_writer_rejects_what_the_layout_cannot_hold(
     assert not list(tmp_path.rglob("*.stm"))
 
 
-DAYS = pd.date_range("2016-06-01", periods=6, freq="D")
 
 
-def test_cosmos_round_trip_keeps_good_days_and_their_depths(tmp_path: Path) -> None:
-    sm = np.array([0.21, 0.22, np.nan, 0.24, 0.25, 0.26])
-    depth = np.array([20.0, 21.0, 22.0, 23.0, 24.0, 25.0])
-    flags = ["G", "G", "G", "G;D03", "G", "C01"]
-    cosmos.write_station(
-        tmp_path, "COSMOS-UK", "ALIC1", 51.15355, -0.85866, DAYS, sm, depth, flags, elevation_m=80.0
-    )
-    cosmos.write_station(tmp_path, "COSMOS-UK", "BALRD", 56.93, -2.58, DAYS, sm + 0.1, 30.0, "G")
+def test_ismn_days_need_enough_hourly_records_and_follow_the_day_boundary(tmp_path: Path) -> None:
+    # 48 hourly records of two UTC days; on day 2 only 10 hours (00-09 UTC) have a value
+    times = pd.date_range("2012-03-01", periods=48, freq="h")
+    values = np.where(times.day == 1, 0.1, 0.3)
+    keep = (times.day == 1) | (times.hour < 10)
+    ismn.write_station(tmp_path / "ismn", "NET", "West", 1.0, -90.0, 3.0, 0.0, 0.05, times[keep], values[keep], ["G"] * keep.sum())
 
-    table = cosmos.read_network(tmp_path)
+    utc = ismn.read_network(tmp_path / "ismn", tmp_path / "meta", min_records=12)
+    daily = utc.daily[("NET", "West")]
+    assert daily["n_records"].tolist() == [24, 10]
+    assert daily["sm"].iloc[0] == pytest.approx(0.1) and np.isnan(daily["sm"].iloc[1])  # 10 < 12 records
+    assert utc.meta[["n_days", "n_days_short"]].values.tolist() == [[1, 1]]
+
+    # at 90 W the local solar day begins at 06 UTC: local 1 March holds 06-23 UTC of 1 March and
+    # 00-05 UTC of 2 March (18 records of 0.1, 6 of 0.3); local 29 February the first 6 hours
+    solar = ismn.read_network(tmp_path / "ismn", tmp_path / "meta", min_records=12, day_boundary="local_solar")
+    local = solar.daily[("NET", "West")]
+    assert local["n_records"].tolist() == [6, 24, 4]
+    assert local.loc["2012-03-01", "sm"] == pytest.approx((18 * 0.1 + 6 * 0.3) / 24, abs=5e-5)
+    assert np.isnan(local.loc["2012-02-29", "sm"]) and np.isnan(local.loc["2012-03-02", "sm"])
+
+
+def test_ismn_record_rule_scales_with_the_sensor_interval(tmp_path: Path) -> None:
+    times = pd.date_range("2012-03-01", periods=16, freq="3h")  # two days, 8 records each
+    ismn.write_station(tmp_path / "ismn", "NET", "Coarse", 1.0, 0.0, 3.0, 0.0, 0.05, times, np.full(16, 0.2), ["G"] * 16)
+    table = ismn.read_network(tmp_path / "ismn", tmp_path / "meta", min_records=12)
+    assert table.meta["record_interval_h"].tolist() == [3.0]
+    assert table.daily[("NET", "Coarse")]["sm"].notna().all()  # 8 >= ceil(12 / 3)
+
+
+def test_ismn_frozen_records_are_counted_and_kept_apart(tmp_path: Path, hourly: tuple[np.ndarray, list[str]]) -> None:
+    values, flags = hourly
+    ismn.write_station(tmp_path / "ismn", "NET", "Alpha", 1.0, 2.0, 3.0, 0.0, 0.05, HOURS, values, flags)
+    daily = ismn.read_network(tmp_path / "ismn", tmp_path / "meta").daily[("NET", "Alpha")]
+    assert daily["frozen_records"].tolist() == [1, 2, 0, 0]  # D01 on day 1, D02,D03 twice on day 2
+    assert daily["sm"].iloc[1] == pytest.approx(DAY_LEVELS[1], abs=5e-5)
+    assert daily["sm_incl_frozen"].iloc[1] == pytest.approx((22 * DAY_LEVELS[1] + 2 * 0.9) / 24, abs=5e-5)
+
+
+def test_real_cosmos_stations_in_ismn_format_are_read_by_their_depth_from(tmp_path: Path) -> None:
+    point = ismn.read_network(REAL_ISMN, tmp_path / "meta", networks=["COSMOS"])
+    assert point.data == {} and set(point.skipped["station"]) == {"ARM-1", "Barrow-ARM"}
+
+    table = ismn.read_network(REAL_ISMN, tmp_path / "meta", networks=["COSMOS"], depth_from_only=True, min_records=12)
+    meta = table.meta.set_index("station")
+    assert meta.loc["ARM-1", ["depth_from", "depth_to", "sensor"]].tolist() == [0.0, 0.19, "Cosmic-ray-Probe"]
+    assert meta.loc["Barrow-ARM", "depth_to"] == 0.21
+    assert meta.loc["ARM-1", "n_raw"] == 6865 and meta.loc["ARM-1", "n_kept"] == 6514
+    arm = table.daily[("COSMOS", "ARM-1")]
+    assert arm.index.min() == pd.Timestamp("2017-08-10") and arm["sm"].dropna().between(0.0, 0.6).all()
+    assert (arm["frozen_records"] > 0).any()  # D03 records of the ISMN sample
+
+
+def test_cosmos_uk_provider_layout(tmp_path: Path) -> None:
+    table = cosmos_uk.read_network(PROVIDERS / "cosmos_uk")
 
     meta = table.meta.set_index("station")
-    assert meta.loc["ALIC1", ["lat", "lon", "elevation_m"]].tolist() == [51.15355, -0.85866, 80.0]
-    assert meta.loc["ALIC1", ["n_raw", "n_kept", "n_dropped_by_flag", "n_days"]].tolist() == [5, 3, 2, 3]
-    assert meta.loc["ALIC1", "median_depth_cm"] == 21.0
-    assert meta.loc["ALIC1", "depth_to"] == pytest.approx(0.21)
-    alic1 = table.data[("COSMOS-UK", "ALIC1")]
-    assert alic1.index.equals(DAYS[[0, 1, 4]].rename("date"))
-    np.testing.assert_allclose(alic1, [0.21, 0.22, 0.25])
-    np.testing.assert_allclose(table.depth_cm[("COSMOS-UK", "ALIC1")], [20.0, 21.0, 24.0])
-    np.testing.assert_allclose(table.depth_cm[("COSMOS-UK", "BALRD")], 30.0)
-    assert table.dropped.set_index("flag")["n"].to_dict() == {"C01": 1, "G;D03": 1}
+    assert list(meta.index) == ["ALIC1"]
+    assert meta.loc["ALIC1", ["lat", "lon", "site_name"]].tolist() == [51.15355, -0.85866, "Alice Holt"]
+    daily = table.daily[("COSMOS-UK", "ALIC1")]
+    # -9999 on 3 June is missing; 5 June is flagged I (infilled) and dropped
+    assert daily.index.equals(pd.DatetimeIndex(["2016-06-01", "2016-06-02", "2016-06-04", "2016-06-05", "2016-06-06"], name="date"))
+    np.testing.assert_allclose(daily["sm"].dropna(), [0.4123, 0.4087, 0.3995, 0.3750])
+    np.testing.assert_allclose(daily["depth_cm"].dropna(), [14.2, 14.4, 14.9, 15.6])
+    assert table.dropped.set_index("flag")["n"].to_dict() == {"I": 1}
+    assert meta.loc["ALIC1", "depth_to"] == pytest.approx(0.1465)
+    (reason,) = table.skipped["reason"]
+    assert "COSMOS-UK_BALRD_HydroSoil_Daily_2013-2019.csv" in reason and "missing column(s) COSMOS_VWC" in reason
 
 
-def test_cosmos_percent_files_are_converted_to_fractions(tmp_path: Path) -> None:
-    sm = np.array([0.4123, 0.35, 0.3, 0.25, 0.2, 0.15])
-    path = cosmos.write_station(tmp_path, "COSMOS-UK", "ALIC1", 51.0, -0.8, DAYS, sm, 14.0, "G", units="%")
-
-    text = path.read_text()
-    assert "# units: %" in text and "2016-06-01,41.23," in text
-    np.testing.assert_allclose(cosmos.read_network(tmp_path).data[("COSMOS-UK", "ALIC1")], sm, atol=5e-5)
-
-
-HEADER = "# network: COSMOS\n# station: X1\n# latitude: 40.0\n# longitude: -105.0\n# elevation: 1600\n"
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        (HEADER + "# units: m3 m-3\ndate,sm_volumetric,effective_depth_cm,quality_flag\n"
-         "2016-06-01,0.31,20.0,G\n2016-06-02,31.0,20.0,G\n", "line 9: sm_volumetric 31.0 outside 0..1 m3 m-3"),
-        (HEADER + "# units: m3 m-3\ndate,sm_volumetric,effective_depth_cm,quality_flag\n"
-         "2016-06-01,0.31,20.0,G\n2016-06-02,0.3x,20.0,G\n", "line 9: column sm_volumetric: not a number"),
-        (HEADER + "# units: m3 m-3\ndate,sm_volumetric,effective_depth_cm,quality_flag\n"
-         "2016-06-01,0.31,20.0,G\n06/02/2016,0.3,20.0,G\n", "line 9: column date: not a YYYY-MM-DD date"),
-        (HEADER + "# units: m3 m-3\ndate,sm_volumetric,effective_depth_cm,quality_flag\n"
-         "2016-06-01,0.31,20.0\n", "line 8: 3 fields, expected 4"),
-        (HEADER + "# units: m3 m-3\ndate,sm_volumetric,quality_flag\n2016-06-01,0.31,G\n",
-         "missing column\\(s\\) effective_depth_cm"),
-        (HEADER + "# units: vol%\ndate,sm_volumetric,effective_depth_cm,quality_flag\n2016-06-01,31,20.0,G\n",
-         "line 6: units 'vol%' not one of"),
-        (HEADER + "date,sm_volumetric,effective_depth_cm,quality_flag\n2016-06-01,0.31,20.0,G\n",
-         "header lacks # units"),
-    ],
-    ids=["over_one_in_m3", "bad_number", "bad_date", "short_row", "missing_column", "wrong_units", "no_units"],
-)  # fmt: skip
-def test_cosmos_layout_errors_name_file_and_line(tmp_path: Path, text: str, problem: str) -> None:
-    path = tmp_path / "x1.csv"
-    path.write_text(text)
-    with pytest.raises(SourceError, match=problem) as error:
-        cosmos.read_network(tmp_path)
-    assert str(error.value).startswith(str(path))
-
-
-def test_cosmos_folder_errors(tmp_path: Path) -> None:
+def test_cosmos_uk_writer_round_trip_and_folder_errors(tmp_path: Path) -> None:
+    days = pd.date_range("2000-01-01", periods=5, freq="D")
+    cosmos_uk.write_site(tmp_path, "UKT01", days, [0.3, np.nan, 0.32, 0.33, 0.34], [20, 20, 21, 22, 23], ["", "M", "", "I", ""])
+    sites = pd.DataFrame({"SITE_ID": ["UKT01"], "SITE_NAME": ["t"], "LATITUDE": [52.0], "LONGITUDE": [-1.0],
+                          "START_DATE": ["2000-01-01"], "END_DATE": ["2000-01-05"], "LAND_COVER": ["Grassland"]})
+    cosmos_uk.write_site_metadata(tmp_path, sites, 2000, 2000)
+    daily = cosmos_uk.read_network(tmp_path).daily[("COSMOS-UK", "UKT01")]
+    np.testing.assert_allclose(daily["sm"].dropna(), [0.3, 0.32, 0.34])
     with pytest.raises(SourceError, match="no such folder"):
-        cosmos.read_network(tmp_path / "absent")
-    with pytest.raises(SourceError, match="empty network"):
-        cosmos.read_network(tmp_path)
-    cosmos.write_station(tmp_path, "COSMOS", "X1", 40.0, -105.0, DAYS, np.full(6, 0.2), 20.0, "G")
-    (tmp_path / "copy.csv").write_text((tmp_path / "COSMOS_X1.csv").read_text())
-    with pytest.raises(SourceError, match="already read"):
-        cosmos.read_network(tmp_path)
+        cosmos_uk.read_network(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match="SiteMetadata"):
+        cosmos_uk.read_network(tmp_path / "empty")
 
 
-def test_smap_sites_round_trip_at_one_scale(tmp_path: Path) -> None:
-    sm = np.array([0.25, 0.26, np.nan, 0.28, 0.29, 0.30])
-    sensors = np.array([12, 12, 0, 0, 11, 10])
-    smap_cvs.write_site(tmp_path, "Little Washita", 1601, 34.9603, -97.9761, DAYS, sm, sensors)
-    smap_cvs.write_site(tmp_path, "Walnut Gulch", "1602", 31.7, -110.0, DAYS, sm - 0.1, 8)
-    smap_cvs.write_site(tmp_path, "Little Washita", 1601, 34.9, -97.9, DAYS, sm, sensors, scale_km=36)
-
-    table = smap_cvs.read_sites(tmp_path, scale_km=9)
+def test_cosmos_europe_provider_layout(tmp_path: Path) -> None:
+    table = cosmos_europe.read_network(PROVIDERS / "cosmos_europe", min_records=12)
 
     meta = table.meta.set_index("station")
-    assert sorted(meta.index) == ["Little Washita", "Walnut Gulch"]
-    washita = meta.loc["Little Washita"]
-    assert (washita["site_id"], washita["lat"], washita["lon"], washita["scale_km"]) == (
-        "1601",
-        34.9603,
-        -97.9761,
-        9,
-    )
-    assert washita[["n_raw", "n_kept", "n_dropped_by_flag"]].tolist() == [5, 4, 1]
-    assert washita["median_n_sensors"] == 11.5
-    series = table.data[("SMAP-CVS", "Little Washita")]
-    assert series.index.equals(DAYS[[0, 1, 4, 5]].rename("date"))
-    np.testing.assert_allclose(series, [0.25, 0.26, 0.29, 0.30])
-    assert table.dropped.values.tolist() == [["SMAP-CVS", "n_sensors<1", 1]]
-    assert smap_cvs.read_sites(tmp_path, scale_km=36).meta["lat"].tolist() == [34.9]
+    assert meta.loc["SEC001", ["lat", "lon", "elevation_m", "site_name"]].tolist() == [50.86906, 6.44967, 103.0, "Selhausen"]
+    daily = table.daily[("COSMOS-Europe", "SEC001")]
+    # day 1: 23 records (one empty); day 2: 20 (4 hours flagged Flag_Snow_ERA5)
+    assert daily["n_records"].tolist() == [23, 20]
+    np.testing.assert_allclose(daily["sm"], [0.25, 0.30])
+    np.testing.assert_allclose(daily["depth_cm"], [20.0, 18.0])
+    assert table.dropped.set_index("flag")["n"].to_dict() == {"Flag_Snow_ERA5": 4}
+    assert table.skipped.values.tolist()[0][:2] == ["COSMOS-Europe", "KIE001"]
+    assert "station file missing" in table.skipped["reason"].iloc[0]
 
 
-def test_smap_errors_name_file_and_line(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="no such folder"):
-        smap_cvs.read_sites(tmp_path / "absent")
-    smap_cvs.write_site(
-        tmp_path, "Little Washita", 1601, 34.96, -97.98, DAYS, np.full(6, 0.2), 10, scale_km=36
-    )
-    with pytest.raises(SourceError, match=r"no SMAP core-site file at 9 km \(scales found: 36 km\)"):
-        smap_cvs.read_sites(tmp_path)
+def test_cosmos_europe_missing_column_is_a_skipped_station(tmp_path: Path) -> None:
+    shutil.copytree(PROVIDERS / "cosmos_europe", tmp_path / "release")
+    station = tmp_path / "release" / "processed_crns_data_and_diagnostics_rev1" / "SEC001.csv"
+    frame = pd.read_csv(station).drop(columns=["Footprint_Depth_m"])
+    frame.to_csv(station, index=False)
+    table = cosmos_europe.read_network(tmp_path / "release")
+    assert table.data == {} and "missing column(s) Footprint_Depth_m" in table.skipped["reason"].iloc[0]
+    with pytest.raises(SourceError, match="station list"):
+        cosmos_europe.read_network(tmp_path)
 
-    bad = tmp_path / "bad.csv"
-    bad.write_text(
-        "# site: S\n# site_id: 1\n# latitude: 1\n# longitude: 2\n# scale_km: 9\n"
-        "date,sm_upscaled,n_sensors\n2016-06-01,0.2,3\n2016-06-02,25.0,3\n"
-    )
-    with pytest.raises(SourceError, match=r"line 8: sm_upscaled 25\.0 outside 0\.\.1") as error:
-        smap_cvs.read_sites(tmp_path)
-    assert str(error.value).startswith(str(bad))
 
-    bad.write_text("# site: S\n# latitude: 1\n# longitude: 2\n# scale_km: 9\ndate,sm_upscaled,n_sensors\n")
-    with pytest.raises(SourceError, match="header lacks # site_id"):
-        smap_cvs.read_sites(tmp_path)
+def test_smap_nsidc_0712_provider_layout(tmp_path: Path) -> None:
+    table = smap_cvs.read_sites(PROVIDERS / "smap_cvs", scale_km=9)
+
+    meta = table.meta.set_index("station")
+    assert list(meta.index) == ["Walnut Gulch"]  # site 1601 (the 36 km file is not read)
+    assert meta.loc["Walnut Gulch", ["site_id", "lat", "lon", "scale_km"]].tolist() == ["1601", 31.72, -110.05, 9]
+    daily = table.data[("SMAP-CVS", "Walnut Gulch")]
+    np.testing.assert_allclose(daily, [0.102, (0.098 + 0.096) / 2])  # -9999 on 3 April is missing
+    assert table.skipped.values.tolist() == [["SMAP-CVS", "7777", "site 7777 is not in the site list (no position)"]]
+    assert smap_cvs.read_sites(PROVIDERS / "smap_cvs", scale_km=36).data[("SMAP-CVS", "Walnut Gulch")].tolist() == [0.2]
+    with pytest.raises(SourceError, match="SMAPL2SMA"):
+        smap_cvs.read_sites(PROVIDERS / "smap_cvs", product="SMAPL2SMA")
+
+
+def test_smap_writer_round_trip_with_a_site_list(tmp_path: Path) -> None:
+    times = pd.date_range("2000-01-01 12:00", periods=4, freq="12h")
+    smap_cvs.write_matchups(tmp_path, "2018.10.01", "9001", times, np.array([0.2, 0.22, np.nan, 0.3]), np.full(4, 0.25))
+    smap_cvs.write_sites(tmp_path, pd.DataFrame({"site_id": ["9001"], "site": ["Yanco"], "latitude": [-34.86], "longitude": [146.11]}))
+    daily = smap_cvs.read_sites(tmp_path).data[("SMAP-CVS", "Yanco")]
+    np.testing.assert_allclose(daily, [0.2, 0.22, 0.3])
+    (tmp_path / "2018.10.01" / "NSIDC-0712_90010901_SMAPL2SMP_T1_20000101_20000102.txt").write_text("t\nYr, Mo, Day\n")
+    table = smap_cvs.read_sites(tmp_path)
+    assert table.data == {} and "missing column(s) Hr, Min, WASM" in table.skipped["reason"].iloc[0]

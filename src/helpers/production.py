@@ -67,7 +67,7 @@ from helpers.io import atomic_path, remove
 from helpers.models import PREDICTION_KEY, Model, SequenceModel, load_model
 from helpers.params import Params
 from helpers.provenance import global_attributes
-from helpers.sampling import SampleStore, _read_points, sequence_calendar
+from helpers.sampling import SampleStore, read_points, sequence_calendar
 from helpers.training import predict
 
 log = logging.getLogger(__name__)
@@ -507,7 +507,7 @@ def produce_unit(
     land_rows, land_cols = np.nonzero(mask == MASK_VALUES["land"])
     if land_rows.size == 0:
         return out
-    x, _ = _read_points(ds, params, land_rows + rows.start, land_cols + cols.start, calendar)
+    x, _ = read_points(ds, params, land_rows + rows.start, land_cols + cols.start, calendar)
     settings = params.production
     unit_seed = params.seed * 1_000_003 + year * 100_003 + rows.start * 1_009 + cols.start
     sm, spread = applied.estimate(x, settings.mc_passes, settings.batch_size, unit_seed)
@@ -938,7 +938,7 @@ def run_overlap(
     estimates = {}
     for run in (year, year + 1):
         calendar = sequence_calendar(times, run)
-        x, _ = _read_points(ds, params, rows, cols, calendar)
+        x, _ = read_points(ds, params, rows, cols, calendar)
         sm, _ = applied.estimate(x, 1, params.production.batch_size, params.seed)
         estimates[run] = pd.DataFrame(np.clip(sm, 0.0, SM_MAX).T, index=calendar["date"])
     shared = estimates[year].index.intersection(estimates[year + 1].index)

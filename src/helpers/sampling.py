@@ -406,7 +406,7 @@ def _read_batches(locations: pd.DataFrame, ds: xr.Dataset) -> list[slice]:
     return out
 
 
-def _read_points(
+def read_points(
     ds: xr.Dataset, params: Params, rows: np.ndarray, cols: np.ndarray, calendar: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs (n, T, F) and target (n, T) of one sequence year at cells (rows, cols).
@@ -545,7 +545,7 @@ def build_samples(
             central = calendar["central"].to_numpy()
             for batch in batches:
                 cells = locations.iloc[batch]
-                x, y = _read_points(ds, params, cells["row"].to_numpy(), cells["col"].to_numpy(), calendar)
+                x, y = read_points(ds, params, cells["row"].to_numpy(), cells["col"].to_numpy(), calendar)
                 group[f"x_{year}"][batch] = x
                 group[f"y_{year}"][batch] = y
                 if year in train_years:

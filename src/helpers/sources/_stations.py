@@ -1,18 +1,28 @@
-"""What the in-situ readers share: the station table, quality-flag filtering, daily means and
-the ``# key: value`` CSV layout.
+"""What the in-situ readers share: the station table, quality-flag filtering and daily means.
 
-Every station reader (:mod:`~helpers.sources.ismn`, :mod:`~helpers.sources.cosmos`,
+Every station reader (:mod:`~helpers.sources.ismn` for ISMN and COSMOS (US) in ISMN format,
+:mod:`~helpers.sources.cosmos_uk`, :mod:`~helpers.sources.cosmos_europe`,
 :mod:`~helpers.sources.smap_cvs`) returns a :class:`StationTable`:
 
-* ``meta``: one row per station, with at least the columns of :data:`META_COLUMNS`
+* ``meta``: one row per station read, with at least the columns of :data:`META_COLUMNS`
   (depths in metres; ``n_raw`` records with a value, ``n_kept`` of them passed the quality
-  filter, ``n_dropped_by_flag`` did not, ``n_days`` daily values in ``data``);
-* ``data``: ``{(network, station): daily soil moisture in m3 m-3}``, a float Series named
-  ``sm`` on a daily DatetimeIndex named ``date``; stations left without any kept value are
-  in ``meta`` but not in ``data``;
-* ``dropped``: how many records the quality filter dropped, per network and flag;
-* ``depth_cm``: for sensors whose sensing depth changes from day to day (cosmic-ray
-  probes), the daily effective depth in cm per station; empty otherwise.
+  filter, ``n_dropped_by_flag`` did not, ``n_days`` days with a daily value, ``n_days_short``
+  days left without one because they had too few records);
+* ``daily``: ``{(network, station): DataFrame}`` on a daily DatetimeIndex named ``date``,
+  with column ``sm`` (daily mean soil moisture, m3 m-3, NaN on a day with too few kept
+  records) and, where the network has them, ``n_records`` (records kept that day),
+  ``depth_cm`` (the day's sensing depth of a cosmic-ray probe), ``frozen_records`` and
+  ``sm_incl_frozen`` (ISMN: records flagged frozen that day, and the day's mean with them);
+* ``dropped``: records the quality filter dropped, per network and flag;
+* ``skipped``: stations not read, one row each with the reason (a malformed file, no
+  sensor in the depth range, missing columns, a station missing from the site list ...).
+  A reader never drops a station silently and never stops for one bad file.
+
+Days: records are grouped into days in UTC or in local solar time (``day_boundary``):
+the local solar day of a record at UTC time ``t`` at longitude ``lon`` is the calendar day of
+``t + lon / 15`` hours. A day counts when it holds at least ``min_records`` kept records,
+counted in hourly terms: a sensor recording every ``k`` hours (the median spacing of its
+records) needs ``ceil(min_records / k)`` (a daily-resolution record needs one).
 
 A quality flag may combine several codes (``"D02,D03"`` in ISMN); a record is kept only when
 every code is accepted.
@@ -21,15 +31,12 @@ every code is accepted.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-
-from helpers.errors import SourceError
 
 META_COLUMNS = (
     "network",
@@ -44,10 +51,14 @@ META_COLUMNS = (
     "n_kept",
     "n_dropped_by_flag",
     "n_days",
+    "n_days_short",
 )
 DROPPED_COLUMNS = ("network", "flag", "n")
+SKIPPED_COLUMNS = ("network", "station", "reason")
+DAY_BOUNDARIES = ("utc", "local_solar")
 
 StationKey = tuple[str, str]
+DayBoundary = Literal["utc", "local_solar"]
 
 
 @dataclass
@@ -55,20 +66,26 @@ class StationTable:
     """Daily in-situ soil moisture of a set of stations; see the module docstring."""
 
     meta: pd.DataFrame
-    data: dict[StationKey, pd.Series]
+    daily: dict[StationKey, pd.DataFrame]
     dropped: pd.DataFrame
-    depth_cm: dict[StationKey, pd.Series] = field(default_factory=dict)
+    skipped: pd.DataFrame = field(default_factory=lambda: skipped_table([]))
+
+    @property
+    def data(self) -> dict[StationKey, pd.Series]:
+        """``{(network, station): daily sm}``, the days with a value only."""
+        return {key: frame["sm"].dropna() for key, frame in self.daily.items() if frame["sm"].notna().any()}
 
     def summary(self) -> pd.DataFrame:
-        """Per network: stations, stations with data, and records read, kept and dropped.
+        """Per network: stations read, with data, skipped, and records read, kept and dropped.
 
         Returns
         -------
         pandas.DataFrame
-            Columns ``network, n_stations, n_with_data, n_raw, n_kept, n_dropped_by_flag``.
+            Columns ``network, n_stations, n_with_data, n_skipped, n_raw, n_kept,
+            n_dropped_by_flag``.
         """
         grouped = self.meta.groupby("network", sort=True)
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "n_stations": grouped.size(),
                 "n_with_data": grouped["n_days"].apply(lambda days: int((days > 0).sum())),
@@ -76,27 +93,105 @@ class StationTable:
                 "n_kept": grouped["n_kept"].sum(),
                 "n_dropped_by_flag": grouped["n_dropped_by_flag"].sum(),
             }
-        ).reset_index()
+        )
+        skipped = self.skipped.groupby("network").size().rename("n_skipped")
+        table = table.join(skipped, how="outer").fillna(0).astype("int64")
+        return table[
+            ["n_stations", "n_with_data", "n_skipped", "n_raw", "n_kept", "n_dropped_by_flag"]
+        ].reset_index(names="network")
+
+    @classmethod
+    def concat(cls, tables: Iterable[StationTable]) -> StationTable:
+        """One table of several (e.g. of several networks); station keys must not repeat."""
+        tables = list(tables)
+        daily: dict[StationKey, pd.DataFrame] = {}
+        for table in tables:
+            repeated = sorted(set(daily) & set(table.daily))
+            if repeated:
+                raise ValueError(f"stations read twice: {repeated[:5]}")
+            daily.update(table.daily)
+        return cls(
+            meta=pd.concat([t.meta for t in tables], ignore_index=True),
+            daily=daily,
+            dropped=pd.concat([t.dropped for t in tables], ignore_index=True),
+            skipped=pd.concat([t.skipped for t in tables], ignore_index=True),
+        )
 
 
-def daily_mean(series: pd.Series) -> pd.Series:
-    """Mean of the valid values of each calendar day.
+def check_day_boundary(day_boundary: str) -> None:
+    """Refuse a day boundary other than :data:`DAY_BOUNDARIES`."""
+    if day_boundary not in DAY_BOUNDARIES:
+        raise ValueError(f"day_boundary must be one of {DAY_BOUNDARIES}, got {day_boundary!r}")
+
+
+def record_days(times: pd.DatetimeIndex, lon: float, day_boundary: DayBoundary) -> pd.DatetimeIndex:
+    """The day (midnight timestamp) each UTC record time belongs to (see the module docstring)."""
+    check_day_boundary(day_boundary)
+    times = pd.DatetimeIndex(times)
+    if times.tz is not None:
+        times = times.tz_convert("UTC").tz_localize(None)
+    if day_boundary == "local_solar":
+        times = times + pd.to_timedelta(lon / 15.0, unit="h")
+    return times.normalize()
+
+
+def record_interval_hours(times: pd.DatetimeIndex) -> float:
+    """Nominal interval of a record series: the median spacing, in hours (24 for one value a day)."""
+    if len(times) < 2:
+        return 24.0
+    seconds = pd.DatetimeIndex(times).to_numpy().astype("datetime64[s]").astype(np.int64)
+    spacing = np.diff(seconds) / 3600.0
+    spacing = spacing[spacing > 0]
+    return float(np.median(spacing)) if spacing.size else 24.0
+
+
+def records_needed(min_records: int, interval_hours: float) -> int:
+    """Records a day needs when ``min_records`` hourly records are asked for and the sensor
+    records every ``interval_hours``: ``ceil(min_records / interval_hours)``, at least 1."""
+    return max(1, math.ceil(min_records / max(interval_hours, 1.0) - 1e-9))
+
+
+def daily_means(
+    days: pd.DatetimeIndex, values: np.ndarray, keep: np.ndarray, needed: int
+) -> pd.DataFrame:
+    """Daily mean of the kept records, NaN on days with fewer than ``needed`` of them.
 
     Parameters
     ----------
-    series : pandas.Series
-        Values on a DatetimeIndex (any frequency); NaN is missing.
+    days : pandas.DatetimeIndex
+        The day of each record (:func:`record_days`).
+    values : numpy.ndarray
+        Each record's value (NaN = no value).
+    keep : numpy.ndarray
+        Which records count (boolean).
+    needed : int
+        Fewest kept records a day needs.
 
     Returns
     -------
-    pandas.Series
-        Float series named ``sm`` on a daily DatetimeIndex named ``date``, holding only the
-        days with at least one valid value.
+    pandas.DataFrame
+        Columns ``sm`` and ``n_records`` on the days holding any kept record (index ``date``).
     """
-    valid = series.dropna().astype(float)
-    means = valid.groupby(valid.index.normalize()).mean()
-    means.index.name = "date"
-    return means.rename("sm")
+    ok = keep & np.isfinite(values)
+    day_numbers = pd.DatetimeIndex(days).to_numpy().astype("datetime64[D]").astype(np.int64)[ok]
+    if day_numbers.size == 0:
+        return pd.DataFrame({"sm": [], "n_records": []}, index=pd.DatetimeIndex([], name="date")).astype(
+            {"n_records": "int64"}
+        )
+    first = day_numbers.min()
+    counts = np.bincount(day_numbers - first)
+    sums = np.bincount(day_numbers - first, weights=np.asarray(values, dtype=float)[ok])
+    present = np.flatnonzero(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums[present] / counts[present]
+    index = pd.DatetimeIndex((present + first).astype("datetime64[D]"), name="date")
+    out = pd.DataFrame({"sm": np.where(counts[present] >= needed, means, np.nan), "n_records": counts[present]}, index=index)
+    return out.astype({"n_records": "int64"})
+
+
+def flag_codes(flags: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's index into the distinct flags, and the distinct flags (hash-based, fast)."""
+    return pd.factorize(np.ravel(np.asarray(flags, dtype=object)))
 
 
 def accepted_mask(
@@ -119,11 +214,19 @@ def accepted_mask(
         Boolean, True where every code of the flag is in ``accepted``.
     """
     accepted = set(accepted)
-    unique, inverse = np.unique(np.asarray(flags, dtype=str), return_inverse=True)
+    inverse, unique = flag_codes(flags)
     unique_ok = np.array(
-        [all(code.strip() in accepted for code in flag.split(separator)) for flag in unique], dtype=bool
+        [all(code.strip() in accepted for code in str(flag).split(separator)) for flag in unique], dtype=bool
     )
     return unique_ok[inverse].reshape(np.shape(flags))
+
+
+def any_code_mask(flags: np.ndarray | pd.Series, codes: Collection[str], separator: str = ",") -> np.ndarray:
+    """Which records carry at least one of ``codes`` (e.g. the frozen-soil flags)."""
+    codes = set(codes)
+    inverse, unique = flag_codes(flags)
+    unique_hit = np.array([any(code.strip() in codes for code in str(flag).split(separator)) for flag in unique], bool)
+    return unique_hit[inverse].reshape(np.shape(flags))
 
 
 def dropped_table(counts: Mapping[tuple[str, str], int]) -> pd.DataFrame:
@@ -132,122 +235,23 @@ def dropped_table(counts: Mapping[tuple[str, str], int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(DROPPED_COLUMNS)).astype({"n": "int64"})
 
 
+def skipped_table(rows: Iterable[tuple[str, str, str]]) -> pd.DataFrame:
+    """The ``skipped`` table of a :class:`StationTable` from ``(network, station, reason)`` rows."""
+    return pd.DataFrame(list(rows), columns=list(SKIPPED_COLUMNS), dtype=object)
+
+
 def meta_table(rows: list[dict[str, object]], extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """The ``meta`` table of a :class:`StationTable`, columns in the documented order."""
     columns = list(META_COLUMNS) + list(extra_columns)
     meta = pd.DataFrame(rows, columns=columns)
-    counts = ["n_raw", "n_kept", "n_dropped_by_flag", "n_days"]
+    counts = ["n_raw", "n_kept", "n_dropped_by_flag", "n_days", "n_days_short"]
     return meta.astype(dict.fromkeys(counts, "int64"))
 
 
-@dataclass
-class HeaderCsv:
-    """A CSV file opened by ``# key: value`` lines, then a header row, then data rows.
-
-    ``header`` and ``header_lines`` map each key (lower case) to its value and line number;
-    ``columns`` maps each column name to its raw text values, ``lines`` gives the line number
-    of each data row. The methods convert values and raise :class:`SourceError` naming the
-    file and the line at fault.
-    """
-
-    path: Path
-    header: dict[str, str]
-    header_lines: dict[str, int]
-    columns: dict[str, np.ndarray]
-    lines: np.ndarray
-
-    @classmethod
-    def read(
-        cls, path: Path | str, required_keys: tuple[str, ...], required_columns: tuple[str, ...]
-    ) -> HeaderCsv:
-        """Read ``path`` and check that the required header keys and columns are present."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise SourceError(path, f"cannot read file: {error}") from error
-        header: dict[str, str] = {}
-        header_lines: dict[str, int] = {}
-        names: list[str] | None = None
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if names is None and stripped.startswith("#"):
-                key, sep, value = stripped.lstrip("#").partition(":")
-                if not sep or not key.strip():
-                    raise SourceError(path, f"line {number}: header line is not '# key: value': {line!r}")
-                header[key.strip().lower()] = value.strip()
-                header_lines[key.strip().lower()] = number
-            elif names is None:
-                names = [name.strip() for name in stripped.split(",")]
-            else:
-                fields = [value.strip() for value in stripped.split(",")]
-                if len(fields) != len(names):
-                    raise SourceError(
-                        path,
-                        f"line {number}: {len(fields)} fields, expected {len(names)} ({', '.join(names)})",
-                    )
-                rows.append(fields)
-                lines.append(number)
-        missing_keys = [key for key in required_keys if key not in header]
-        if missing_keys:
-            raise SourceError(path, f"header lacks {', '.join(f'# {key}: ...' for key in missing_keys)}")
-        if names is None:
-            raise SourceError(path, f"no column header row (expected {', '.join(required_columns)})")
-        missing_columns = [name for name in required_columns if name not in names]
-        if missing_columns:
-            raise SourceError(
-                path, f"missing column(s) {', '.join(missing_columns)}; found {', '.join(names)}"
-            )
-        table = np.array(rows, dtype=str).reshape(len(rows), len(names))
-        columns = {name: table[:, i] for i, name in enumerate(names)}
-        return cls(path, header, header_lines, columns, np.array(lines, dtype=int))
-
-    def fail(self, line: int, problem: str) -> SourceError:
-        """The error to raise for a problem on ``line``."""
-        return SourceError(self.path, f"line {line}: {problem}")
-
-    def number(self, key: str) -> float:
-        """A header value as a float."""
-        try:
-            return float(self.header[key])
-        except ValueError:
-            raise self.fail(
-                self.header_lines[key], f"'{key}' is not a number: {self.header[key]!r}"
-            ) from None
-
-    def numbers(self, column: str) -> np.ndarray:
-        """A column as floats; empty fields and ``NaN`` are missing (NaN)."""
-        raw = self.columns[column]
-        values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=float)
-        missing = np.isin(np.char.lower(raw), ["", "nan"])
-        bad = np.flatnonzero(np.isnan(values) & ~missing)
-        if bad.size:
-            first = bad[0]
-            raise self.fail(int(self.lines[first]), f"column {column}: not a number: {raw[first]!r}")
-        return values
-
-    def dates(self, column: str) -> pd.DatetimeIndex:
-        """A column of ``YYYY-MM-DD`` dates; every row must hold one, each date only once."""
-        raw = self.columns[column]
-        dates = pd.DatetimeIndex(pd.to_datetime(pd.Series(raw), format="%Y-%m-%d", errors="coerce"))
-        bad = np.flatnonzero(dates.isna())
-        if bad.size:
-            first = bad[0]
-            raise self.fail(int(self.lines[first]), f"column {column}: not a YYYY-MM-DD date: {raw[first]!r}")
-        repeated = np.flatnonzero(dates.duplicated())
-        if repeated.size:
-            first = repeated[0]
-            raise self.fail(int(self.lines[first]), f"column {column}: date {raw[first]} repeated")
-        return dates.rename("date")
-
-
-def format_value(value: float, decimals: int) -> str:
-    """A number for a CSV field: fixed decimals, empty when missing."""
-    return "" if math.isnan(value) else f"{value:.{decimals}f}"
+def day_counts(daily: pd.DataFrame) -> dict[str, int]:
+    """``n_days`` (days with a value) and ``n_days_short`` (days with records but too few)."""
+    has_value = daily["sm"].notna()
+    return {"n_days": int(has_value.sum()), "n_days_short": int((~has_value).sum())}
 
 
 def check_name(kind: str, name: str, forbidden: str = "") -> None:
@@ -256,13 +260,8 @@ def check_name(kind: str, name: str, forbidden: str = "") -> None:
         raise ValueError(f"{kind} {name!r} must be non-empty, without whitespace or any of {forbidden!r}")
 
 
-def check_header_value(kind: str, value: str) -> None:
-    """Refuse a value that cannot stand on a ``# key: value`` line."""
-    if not value.strip() or "\n" in value or "\r" in value:
-        raise ValueError(f"{kind} {value!r} must be non-empty and on one line")
-
-
-def file_stem(*parts: str) -> str:
-    """A file-name stem from free-text parts: characters other than letters, digits, '.' and
-    '-' become '-', parts are joined by '_'."""
-    return "_".join(re.sub(r"[^A-Za-z0-9.-]", "-", part) for part in parts)
+def format_column(values: np.ndarray, decimals: int, missing: str = "") -> np.ndarray:
+    """Numbers as text with fixed decimals, ``missing`` where NaN (vectorised, for writers)."""
+    values = np.asarray(values, dtype=float)
+    text = np.char.mod(f"%.{decimals}f", np.where(np.isfinite(values), values, 0.0))
+    return np.where(np.isfinite(values), text, missing)

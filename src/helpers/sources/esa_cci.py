@@ -20,6 +20,7 @@ from pathlib import Path
 
 import netCDF4
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from helpers.errors import SourceError
@@ -167,3 +168,74 @@ def read(directory: Path | str, grid: Grid, start: dt.date, end: dt.date) -> xr.
         name="esa_cci_sm",
         attrs={"units": "m3 m-3", "long_name": "ESA CCI SM COMBINED volumetric soil moisture"},
     )
+
+
+def read_points(
+    directory: Path | str, lat: np.ndarray, lon: np.ndarray, dates: pd.DatetimeIndex
+) -> np.ndarray:
+    """Soil moisture of the CCI cells containing points, on each of ``dates``.
+
+    Each file is read in one hyperslab, the window spanning the points' cells (pointwise
+    fancy indexing of netCDF4 reads element by element, hundreds of times slower). Days
+    without a file are NaN.
+
+    Parameters
+    ----------
+    lat, lon : numpy.ndarray
+        Points, degrees (longitude -180..180).
+    dates : pandas.DatetimeIndex
+        Days.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (days, points), m3 m-3; NaN where the file has no estimate, a point lies
+        outside the file's grid, or the day has no file.
+    """
+    dates = pd.DatetimeIndex(dates)
+    files = find_files(directory, dates[0].date(), dates[-1].date())
+    if not files:
+        raise no_files_error(Path(directory), LABEL, dates[0].date(), dates[-1].date(), file_name(dates[0].date()))
+    out = np.full((dates.size, len(lat)), np.nan, dtype=np.float32)
+    position = {day: k for k, day in enumerate(dates.date)}
+    index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    for day, path in files.items():
+        try:
+            nc = netCDF4.Dataset(path)
+        except OSError as exc:
+            raise SourceError(path, f"not a readable NetCDF file, truncated or corrupt? ({exc})") from exc
+        with nc:
+            for name in ("sm", "lat", "lon"):
+                if name not in nc.variables:
+                    raise SourceError(path, f"variable {name} not found; file has: {', '.join(nc.variables)}")
+            if index is None:
+                index = _point_index(np.asarray(nc["lat"][:], float), np.asarray(nc["lon"][:], float), lat, lon)
+            rows, cols, row_of, col_of, inside = index
+            if day not in position or not inside.any():
+                continue
+            try:
+                window = nc["sm"][0, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+                block = np.ma.filled(window.astype(np.float32), np.nan)[np.ix_(rows - rows[0], cols - cols[0])]
+            except (OSError, RuntimeError, IndexError) as exc:
+                raise SourceError(path, f"cannot read sm, file truncated or corrupt? ({exc})") from exc
+        values = np.full(len(lat), np.nan, dtype=np.float32)
+        values[inside] = block[row_of[inside], col_of[inside]]
+        check_fraction_values(path, values, "sm")
+        out[position[day]] = values
+    return out
+
+
+def _point_index(
+    file_lat: np.ndarray, file_lon: np.ndarray, lat: np.ndarray, lon: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted unique rows and columns of the cells holding the points, each point's position
+    in them, and which points lie inside the file's grid (nearest centre within half a cell)."""
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    half_lat = abs(file_lat[1] - file_lat[0]) / 2 if file_lat.size > 1 else 90.0
+    half_lon = abs(file_lon[1] - file_lon[0]) / 2 if file_lon.size > 1 else 180.0
+    row = np.abs(file_lat[None, :] - lat[:, None]).argmin(axis=1)
+    col = np.abs(file_lon[None, :] - lon[:, None]).argmin(axis=1)
+    inside = (np.abs(file_lat[row] - lat) <= half_lat + 1e-9) & (np.abs(file_lon[col] - lon) <= half_lon + 1e-9)
+    rows, row_of = np.unique(row, return_inverse=True)
+    cols, col_of = np.unique(col, return_inverse=True)
+    return rows, cols, row_of, col_of, inside

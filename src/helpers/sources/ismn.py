@@ -24,12 +24,21 @@ Reading
 -------
 :func:`read_network` indexes the archive with the ``ismn`` package (its metadata cache goes to
 ``meta_dir``, rebuilt whenever a file of the archive is newer than it), keeps the sensors of
-``variable`` with ``0 <= depth_from`` and ``depth_to <= max_depth``, and keeps a record only if
-every code of its flag is in ``accepted_flags``. A station's daily value is the mean, over its
-kept sensors, of each sensor's mean of the kept records of that UTC day; a day counts when it
-has at least one kept record. What the filter drops is counted per station (``meta``) and per
-network and flag (``dropped``); a network that loses every record to the filter (a ``G``-only
-filter on a network flagged ``U``) also raises a warning.
+``variable`` with ``0 <= depth_from`` and ``depth_to <= max_depth`` (or, for cosmic-ray probes,
+``depth_from <= max_depth``: ``depth_from_only``), and keeps a record only if every code of its
+flag is in ``accepted_flags``. Records are grouped into UTC or local solar days and a day
+needs ``min_records`` kept hourly records (see :mod:`helpers.sources._stations`); a station's
+daily value is the mean, over its kept sensors, of each sensor's daily mean. Frozen-soil
+records (``frozen_flags``, ``D01``-``D03``) are counted per day, and a second daily mean that
+admits them (``sm_incl_frozen``) serves the winter evaluation. What the filter drops is
+counted per station (``meta``) and per network and flag (``dropped``); a station without a
+sensor in the depth range is a row of ``skipped``; a network that loses every record to the
+filter (a ``G``-only filter on a network flagged ``U``) also raises a warning.
+
+COSMOS (US) is in ISMN in this format too: network ``COSMOS``, instrument
+``Cosmic-ray-Probe``, ``depth_from`` 0 and ``depth_to`` the station's fixed sensing depth (0.19 m
+at ARM-1, 0.21 m at Barrow-ARM, 0.17 m at SilverSword; the ``ismn`` package's test archive),
+hourly values in m3 m-3.
 
 Writing
 -------
@@ -47,6 +56,7 @@ import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,17 +68,27 @@ from ismn.interface import ISMN_Interface
 from helpers.errors import SourceError
 from helpers.io import atomic_path
 from helpers.sources._stations import (
+    DayBoundary,
     StationTable,
     accepted_mask,
+    any_code_mask,
     check_name,
-    daily_mean,
+    daily_means,
+    day_counts,
     dropped_table,
     meta_table,
+    record_days,
+    record_interval_hours,
+    records_needed,
+    skipped_table,
 )
 
 VARIABLE_CODE = "sm"  # file-name code of soil moisture
 PROVIDER_FLAG = "M"  # the data-provider flag column; the ISMN samples carry "M" throughout
 DEPTH_TOLERANCE_M = 1e-9
+#: ISMN codes of frozen soil suspected: soil temperature (D01), air temperature (D02) or the
+#: GLDAS soil temperature (D03) below 0 degC.
+FROZEN_FLAGS = ("D01", "D02", "D03")
 STATIC_COLUMNS = (
     "quantity_name",
     "unit",
@@ -206,6 +226,11 @@ def read_network(
     max_depth: float = 0.05,
     accepted_flags: Collection[str] = ("G",),
     networks: Sequence[str] | None = None,
+    exclude_networks: Collection[str] = (),
+    depth_from_only: bool = False,
+    min_records: int = 1,
+    day_boundary: DayBoundary = "utc",
+    frozen_flags: Collection[str] = FROZEN_FLAGS,
 ) -> StationTable:
     """Daily station series of an ISMN archive, filtered by depth and quality flag.
 
@@ -218,59 +243,93 @@ def read_network(
     variable : str
         ISMN variable name.
     max_depth : float
-        Deepest accepted ``depth_to`` of a sensor, m.
+        Deepest accepted ``depth_to`` of a sensor, m (with ``depth_from_only``: the deepest
+        accepted ``depth_from``).
     accepted_flags : collection of str
         Accepted ISMN flag codes; a record is kept if every code of its flag is accepted.
     networks : sequence of str, optional
         Read only these networks (default: all).
+    exclude_networks : collection of str
+        Networks not to read (e.g. the cosmic-ray network when reading point sensors).
+    depth_from_only : bool
+        Select sensors by their ``depth_from`` only (the ``ismn`` package's
+        ``check_only_sensor_depth_from``): for cosmic-ray probes, whose ``depth_to`` is the
+        station's sensing depth (0.17-0.21 m in COSMOS), not a sensor placement.
+    min_records : int
+        Kept hourly records a day needs (scaled for sensors recording less often; see
+        :mod:`helpers.sources._stations`).
+    day_boundary : {"utc", "local_solar"}
+        How records are grouped into days. ISMN time stamps are UTC.
+    frozen_flags : collection of str
+        Codes marking frozen soil (ISMN ``D01``-``D03``): counted per day in
+        ``frozen_records``; ``sm_incl_frozen`` is the day's mean of the records whose codes
+        are all accepted or frozen.
 
     Returns
     -------
     StationTable
         ``meta`` has one row per station with at least one matching sensor (``sensor`` lists
         its instruments, ``depth_from``/``depth_to`` span them) plus ``land_cover_cci`` (ESA
-        CCI 2010) and ``climate_kg``; ``data`` the daily means (see the module docstring);
-        ``dropped`` the records dropped per network and flag.
+        CCI 2010), ``climate_kg`` and ``record_interval_h``; ``daily`` the daily means (mean
+        over sensors of each sensor's daily mean), with ``n_records``, ``frozen_records`` and
+        ``sm_incl_frozen``; ``dropped`` the records dropped per network and flag;
+        ``skipped`` the stations without a sensor in the depth range or with unreadable data.
 
     Raises
     ------
     SourceError
-        If the archive is missing, holds no ``.stm`` file, cannot be indexed, or has no sensor
-        of ``variable`` within ``max_depth``.
+        If the archive is missing, holds no ``.stm`` file or cannot be indexed.
     """
     root = Path(root)
     data_files = _data_files(root)
     interface = _open_interface(root, Path(meta_dir), networks)
     _warn_unindexed(root, data_files, interface, networks)
+    frozen_accepted = set(accepted_flags) | set(frozen_flags)
 
     rows: list[dict[str, object]] = []
-    data: dict[tuple[str, str], pd.Series] = {}
+    daily: dict[tuple[str, str], pd.DataFrame] = {}
     dropped: Counter[tuple[str, str]] = Counter()
+    skipped: list[tuple[str, str, str]] = []
     for network in interface.collection.iter_networks():
+        if network.name in exclude_networks:
+            continue
         for station in network.stations.values():
+            of_variable = [sensor for sensor in station.sensors.values() if sensor.variable == variable]
+            depth_of = (lambda s: s.depth.start) if depth_from_only else (lambda s: s.depth.end)
             sensors = [
                 sensor
-                for sensor in station.sensors.values()
-                if sensor.variable == variable
-                and sensor.depth.start >= 0
-                and sensor.depth.end <= max_depth + DEPTH_TOLERANCE_M
+                for sensor in of_variable
+                if sensor.depth.start >= 0 and depth_of(sensor) <= max_depth + DEPTH_TOLERANCE_M
             ]
             if not sensors:
+                found = ", ".join(f"{s.depth.start:g}-{s.depth.end:g} m" for s in of_variable) or "none"
+                rule = "depth_from" if depth_from_only else "depth_to"
+                reason = f"no {variable} sensor with {rule} <= {max_depth} m (found: {found})"
+                skipped.append((network.name, station.name, reason))
                 continue
-            n_raw = n_kept = 0
-            daily = []
-            for sensor in sensors:
-                sensor_daily, has_value, keep, flags = _filtered_daily(sensor, variable, accepted_flags)
-                daily.append(sensor_daily)
-                n_raw += int(has_value.sum())
-                n_kept += int(keep.sum())
-                for flag, count in Counter(flags[has_value & ~keep]).items():
+            try:
+                parts = [
+                    _sensor_daily(
+                        sensor,
+                        variable,
+                        float(station.lon),
+                        (accepted_flags, frozen_accepted, frozen_flags),
+                        min_records,
+                        day_boundary,
+                    )
+                    for sensor in sensors
+                ]
+            except (ValueError, KeyError, OSError) as error:
+                skipped.append((network.name, station.name, f"unreadable data: {error}"))
+                continue
+            station_daily = _combine_sensors([part.daily for part in parts])
+            for part in parts:
+                for flag, count in part.dropped.items():
                     dropped[(network.name, str(flag))] += count
-            station_daily = pd.concat(daily, axis=1).mean(axis=1).sort_index().rename("sm")
-            station_daily.index.name = "date"
-            if len(station_daily):
-                data[(network.name, station.name)] = station_daily
+            daily[(network.name, station.name)] = station_daily
             metadata = sensors[0].metadata
+            n_raw = sum(part.n_raw for part in parts)
+            n_kept = sum(part.n_kept for part in parts)
             rows.append(
                 {
                     "network": network.name,
@@ -284,38 +343,84 @@ def read_network(
                     "n_raw": n_raw,
                     "n_kept": n_kept,
                     "n_dropped_by_flag": n_raw - n_kept,
-                    "n_days": len(station_daily),
+                    **day_counts(station_daily),
                     "land_cover_cci": _metadata_value(metadata, "lc_2010", np.nan),
                     "climate_kg": _metadata_value(metadata, "climate_KG", "unknown"),
+                    "record_interval_h": min(part.interval_hours for part in parts),
                 }
             )
-    if not rows:
-        raise SourceError(
-            root,
-            f"no {variable} sensor with 0 <= depth_from and depth_to <= {max_depth} m"
-            + (f" in networks {list(networks)}" if networks else ""),
-        )
     table = StationTable(
-        meta=meta_table(rows, ("land_cover_cci", "climate_kg")).astype({"land_cover_cci": "Int64"}),
-        data=data,
+        meta=meta_table(rows, ("land_cover_cci", "climate_kg", "record_interval_h")).astype(
+            {"land_cover_cci": "Int64"}
+        ),
+        daily=daily,
         dropped=dropped_table(dropped),
+        skipped=skipped_table(skipped),
     )
     _warn_all_dropped(table, accepted_flags)
     return table
 
 
-def _filtered_daily(
-    sensor: Sensor, variable: str, accepted_flags: Collection[str]
-) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray]:
-    """A sensor's daily means of its kept records, and per record: has a value, is kept, flag."""
+@dataclass
+class _SensorDaily:
+    daily: pd.DataFrame
+    n_raw: int
+    n_kept: int
+    dropped: Counter
+    interval_hours: float
+
+
+def _sensor_daily(
+    sensor: Sensor,
+    variable: str,
+    lon: float,
+    flag_sets: tuple[Collection[str], Collection[str], Collection[str]],
+    min_records: int,
+    day_boundary: DayBoundary,
+) -> _SensorDaily:
+    """One sensor's daily means (kept records; with frozen records) and its record counts.
+
+    ``flag_sets``: the accepted codes, the accepted-or-frozen codes and the frozen codes.
+    """
+    accepted_flags, frozen_accepted, frozen_flags = flag_sets
     with _quiet_ismn():
         frame = sensor.read_data()
+    times = pd.DatetimeIndex(frame.index)
     values = frame[variable].to_numpy(dtype=float)
-    flags = frame[f"{variable}_flag"].astype(str).to_numpy()
-    has_value = ~np.isnan(values)
+    flags = frame[f"{variable}_flag"].to_numpy(dtype=object)
+    has_value = np.isfinite(values)
     keep = has_value & accepted_mask(flags, accepted_flags)
-    daily = daily_mean(pd.Series(values[keep], index=pd.DatetimeIndex(frame.index[keep])))
-    return daily, has_value, keep, flags
+    days = record_days(times, lon, day_boundary)
+    interval = record_interval_hours(times[has_value])
+    needed = records_needed(min_records, interval)
+    daily = daily_means(days, values, keep, needed)
+    with_frozen = daily_means(days, values, has_value & accepted_mask(flags, frozen_accepted), needed)
+    frozen = daily_means(days, np.ones(values.size), has_value & any_code_mask(flags, frozen_flags), 1)
+    daily = daily.join(with_frozen["sm"].rename("sm_incl_frozen"), how="outer")
+    daily["frozen_records"] = frozen["n_records"].reindex(daily.index).fillna(0).astype("int64")
+    daily["n_records"] = daily["n_records"].fillna(0).astype("int64")
+    return _SensorDaily(
+        daily=daily,
+        n_raw=int(has_value.sum()),
+        n_kept=int(keep.sum()),
+        dropped=Counter(pd.Series(flags[has_value & ~keep]).value_counts().to_dict()),
+        interval_hours=interval,
+    )
+
+
+def _combine_sensors(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """A station's day: the mean over its sensors of ``sm`` and ``sm_incl_frozen``, the sums of
+    the record counts."""
+    if len(parts) == 1:
+        combined = parts[0]
+    else:
+        grouped = pd.concat(parts, keys=range(len(parts))).groupby(level=1)
+        combined = pd.concat(
+            [grouped[["sm", "sm_incl_frozen"]].mean(), grouped[["n_records", "frozen_records"]].sum()], axis=1
+        )
+    combined = combined.sort_index()
+    combined.index.name = "date"
+    return combined[["sm", "n_records", "sm_incl_frozen", "frozen_records"]]
 
 
 def _check_depths(depth_from: float, depth_to: float) -> None:

@@ -43,19 +43,17 @@ from helpers.io import atomic_path
 from helpers.params import Params
 from helpers.provenance import global_attributes
 from helpers.sources import (
-    cosmos,
     era5_land,
     esa_cci,
     glass_albedo,
     glass_lst,
     glass_modis_sm,
-    ismn,
     mcd12c1,
     merit_dem,
-    smap_cvs,
     soilgrids,
 )
 from helpers.world import hydrology, observe, static, weather
+from helpers.world.stations import Stations, place_stations, write_stations
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +71,6 @@ def dem_subcells(resolution: float) -> int:
 SOIL_SUBCELLS = 2
 MERIT_TILE_DEG = 5
 ALBEDO_BANDS = glass_albedo.BANDS
-#: Regions where in-situ stations cluster, as (west, south, east, north), and their weight.
-STATION_REGIONS = {
-    "north_america": ((-125.0, 25.0, -65.0, 50.0), 6.0),
-    "europe": ((-10.0, 35.0, 40.0, 60.0), 6.0),
-    "uk": ((-8.0, 50.0, 2.0, 59.0), 1.0),
-}
-#: Koeppen-Geiger codes of the class ids 0-29 (Peel et al. 2007), as in the smecv-grid file.
-KOPPEN_CODES = (
-    "Af Am Aw BWh BWk BSh BSk Csa Csb Csc Cwa Cwb Cwc Cfa Cfb Cfc Dsa Dsb Dsc Dsd Dwa Dwb Dwc Dwd "
-    "Dfa Dfb Dfc Dfd ET EF"
-).split()
-SMAP_SENSORS_PER_SITE = 8
-COSMOS_REGIONS = {"COSMOS": "north_america", "COSMOS-Europe": "europe", "COSMOS-UK": "uk"}
 _STREAMS = {
     "weather": 1,
     "hydrology": 2,
@@ -97,16 +82,6 @@ _STREAMS = {
     "stations": 8,
     "clouds": 9,
 }
-
-
-@dataclass
-class Stations:
-    """In-situ sites of the twin world: one row per site, with its grid cell."""
-
-    table: pd.DataFrame  # kind, network, station, lat, lon, row, col, depth_cm
-
-    def cells(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.table["row"].to_numpy(), self.table["col"].to_numpy()
 
 
 def _rng(params: Params, *keys: int) -> np.random.Generator:
@@ -128,7 +103,7 @@ def generate_world(params: Params, progress: bool = True, overwrite: bool = Fals
     grid = params.to_grid()
     with atomic_path(params.raw_dir) as raw, atomic_path(params.truth_dir) as truth:
         statics = _write_static_products(params, grid, raw)
-        stations = place_stations(params, statics)
+        stations = place_stations(params, statics, _rng(params, 0, _STREAMS["stations"]))
         _simulate_years(params, grid, statics, stations, raw, truth, progress)
         (raw / "WORLD_COMPLETE").write_text(f"twin world of run {params.run_name}, seed {params.seed}\n")
     return params.raw_dir
@@ -178,65 +153,6 @@ def _write_dem_tiles(params: Params, grid: Grid, fields: static.StaticFields, di
             merit_dem.write_tile(directory, south, west, elevation)
 
 
-# Stations --------------------------------------------------------------------------------
-
-
-def place_stations(params: Params, fields: static.StaticFields) -> Stations:
-    """Choose in-situ sites on unmasked land: ISMN-like, COSMOS-like and SMAP-core-like.
-
-    Sites cluster where real networks do (North America, Europe) but cover every continent.
-    """
-    world = params.world
-    assert world is not None
-    rng = _rng(params, 0, _STREAMS["stations"])
-    grid = fields.grid
-    usable = fields.land & ~fields.snow_ice
-    rows, cols = np.nonzero(usable)
-    lat, lon = grid.lat[rows], grid.lon[cols]
-    weights = np.ones(rows.size)
-    for (w, s, e, n), weight in STATION_REGIONS.values():
-        weights[(lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)] += weight
-    records = []
-
-    def pick(count: int, kind: str, network: str, region: str | None, depth_cm: float) -> None:
-        if region is None:
-            p = weights
-        else:
-            (w, s, e, n), _ = STATION_REGIONS[region]
-            inside = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
-            p = inside.astype(float) if inside.any() else weights
-        chosen = rng.choice(rows.size, size=count, replace=count > int((p > 0).sum()), p=p / p.sum())
-        for k in chosen:
-            jitter = (rng.random(2) - 0.5) * grid.resolution * 0.9
-            records.append(
-                {
-                    "kind": kind,
-                    "network": network,
-                    "station": f"{kind.upper()}{len(records):04d}",
-                    "lat": round(float(lat[k] + jitter[0]), 4),
-                    "lon": round(float(lon[k] + jitter[1]), 4),
-                    "row": int(rows[k]),
-                    "col": int(cols[k]),
-                    "depth_cm": depth_cm,
-                }
-            )
-
-    per_network = max(world.ismn_stations // 4, 1)
-    remaining = world.ismn_stations
-    for network in ("TWIN-NA", "TWIN-EU", "TWIN-GLOBAL-A", "TWIN-GLOBAL-B"):
-        count = min(per_network, remaining) if network != "TWIN-GLOBAL-B" else remaining
-        region = {"TWIN-NA": "north_america", "TWIN-EU": "europe"}.get(network)
-        if count > 0:
-            pick(count, "ismn", network, region, 5.0)
-        remaining -= count
-    for network, spec in world.cosmos_networks.items():
-        pick(spec.stations, "cosmos", network, COSMOS_REGIONS.get(network), spec.depth_cm)
-    if world.smap_sites:
-        pick(world.smap_sites, "smap_cvs", "SMAP-CVS", None, 5.0)
-    columns = ["kind", "network", "station", "lat", "lon", "row", "col", "depth_cm"]
-    return Stations(pd.DataFrame.from_records(records, columns=columns))
-
-
 # Dynamics ----------------------------------------------------------------------------------
 
 
@@ -282,7 +198,7 @@ def _simulate_years(
     truth_store = truth_dir / "truth.zarr"
     _truth_template(params, grid).to_zarr(truth_store, compute=False, zarr_format=2, consolidated=True)
     site_rows, site_cols = stations.cells()
-    site_series: dict[str, list[np.ndarray]] = {k: [] for k in ("sm", "sm_root", "frozen", "tair")}
+    site_series: dict[str, list[np.ndarray]] = {k: [] for k in ("sm", "sm_root", "frozen", "snow", "tair")}
     bar = tqdm(total=(len(years) + 1) * len(tiles), desc="twin world", unit="tile-year", disable=not progress)
     # The first pass over the first year only spins the soil state up.
     for pass_index, year in enumerate([years[0], *years]):
@@ -304,11 +220,13 @@ def _simulate_years(
             ("sm", arrays.truth),
             ("sm_root", arrays.truth_root),
             ("frozen", arrays.frozen),
+            ("snow", arrays.snow),
             ("tair", tair_grid),
         ):
             site_series[key].append(values[:, site_rows, site_cols])
     bar.close()
-    _write_stations(params, grid, fields, stations, site_series, raw)
+    full = {key: np.concatenate(values, axis=0) for key, values in site_series.items()}
+    write_stations(params, fields, stations, full, raw, _rng(params, 0, _STREAMS["stations"], 1))
 
 
 def _simulate_tile(
@@ -537,74 +455,3 @@ def _write_year(
     )
     for day, date in enumerate(dates.date):
         esa_cci.write(raw / src.esa_cci, date, cci_grid, cci_sm[day], cci_flag[day])
-
-
-def _write_stations(
-    params: Params,
-    grid: Grid,
-    fields: static.StaticFields,
-    stations: Stations,
-    series: dict[str, list[np.ndarray]],
-    raw: Path,
-) -> None:
-    """Write every in-situ site over the whole period."""
-    dates = _period_days(params)
-    full = {k: np.concatenate(v, axis=0) for k, v in series.items()}
-    table = stations.table
-    rng = _rng(params, 0, _STREAMS["stations"], 1)
-    src = params.sources
-    for kind, group in table.groupby("kind", sort=False):
-        idx = group.index.to_numpy()
-        sm, root, frozen, tair = (full[k][:, idx] for k in ("sm", "sm_root", "frozen", "tair"))
-        if kind == "ismn":
-            values, flags = observe.ismn_like(sm, frozen, tair, rng)
-            times = dates + pd.Timedelta(hours=12)
-            for j, site in enumerate(group.itertuples()):
-                ismn.write_station(
-                    raw / src.ismn,
-                    site.network,
-                    site.station,
-                    site.lat,
-                    site.lon,
-                    float(fields.elevation_m[site.row, site.col]),
-                    0.0,
-                    0.05,
-                    times,
-                    values[:, j],
-                    list(flags[:, j]),
-                    static={
-                        "climate_kg": KOPPEN_CODES[int(fields.climate_class[site.row, site.col])],
-                        "clay_fraction": float(fields.clay[site.row, site.col]),
-                        "sand_fraction": float(fields.sand[site.row, site.col]),
-                        "silt_fraction": float(fields.silt[site.row, site.col]),
-                    },
-                )
-        elif kind == "cosmos":
-            for j, site in enumerate(group.itertuples()):
-                values, depths = observe.cosmos_like(sm[:, j], root[:, j], site.depth_cm, rng)
-                flags = np.where(frozen[:, j], "F", "G")
-                cosmos.write_station(
-                    raw / src.cosmos,
-                    site.network,
-                    site.station,
-                    site.lat,
-                    site.lon,
-                    dates,
-                    values,
-                    depths,
-                    flags,
-                )
-        else:
-            for j, site in enumerate(group.itertuples()):
-                upscaled = observe.smap_core_site_like(sm[:, j : j + 1], rng)
-                smap_cvs.write_site(
-                    raw / src.smap_cvs,
-                    site.station,
-                    j + 1,
-                    site.lat,
-                    site.lon,
-                    dates,
-                    upscaled,
-                    np.full(len(dates), SMAP_SENSORS_PER_SITE),
-                )
-    table.to_csv(raw / "twin_world_sites.csv", index=False)

@@ -1,7 +1,5 @@
 """Skill metrics: small pure functions, each with its formula, and their vectorised forms.
 
-User guide
-----------
 Every metric takes an ``estimate`` (the product or model) and a ``reference`` (the target,
 a station, the twin truth) of the same shape and returns one float::
 
@@ -19,8 +17,8 @@ The sign convention is estimate minus reference: a positive bias is a wet estima
 ``tables/truth_skill.csv``. :func:`score_along` computes the same metrics along one dimension
 of NumPy or xarray arrays (e.g. along ``time`` for every station or pixel) and returns an
 ``xarray.Dataset`` with one variable per metric; dask-backed inputs stay lazy.
-:func:`paired_tests` compares two products through paired per-station metrics (paired
-t-test and Wilcoxon signed-rank test), as in ``tables/significance.csv``.
+:func:`row_metric` computes one metric for every row of 2-D arrays (the resampled series of a
+bootstrap).
 """
 
 from __future__ import annotations
@@ -272,6 +270,65 @@ def score_all(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     }
 
 
+def row_metric(name: str, estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """One metric of :data:`KERNELS` for every row (last axis) of two arrays.
+
+    The formulas are those of the scalar functions (:func:`pearson_r`, :func:`r2`,
+    :func:`rmse`, :func:`bias`, :func:`ubrmse`); pairs with a NaN are left out row by row.
+
+    Parameters
+    ----------
+    name : {"r", "r2", "rmse", "bias", "ubrmse"}
+    estimate, reference : numpy.ndarray
+        Same shape (..., n).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (...): NaN for rows with fewer than :data:`MIN_PAIRS` valid pairs.
+    """
+    if name not in KERNELS:
+        raise ValueError(f"unknown metric {name!r}; expected one of {list(KERNELS)}")
+    est, ref, valid = _valid_pairs(estimate, reference)
+    return KERNELS[name](est, ref, valid)
+
+
+def scores_from_sums(
+    n: np.ndarray, s_e: np.ndarray, s_r: np.ndarray, s_ee: np.ndarray, s_rr: np.ndarray, s_er: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``r``, ``bias``, ``ubrmse`` and ``rmse`` from the sums over valid pairs.
+
+    With :math:`n` pairs, :math:`S_e = \\sum e`, :math:`S_r = \\sum r`, :math:`S_{ee}`,
+    :math:`S_{rr}`, :math:`S_{er}` the sums of squares and products (any array shape):
+
+    .. math::
+
+        \\mathrm{bias} = \\frac{S_e - S_r}{n}, \\quad
+        \\mathrm{RMSE}^2 = \\frac{S_{ee} - 2 S_{er} + S_{rr}}{n}, \\quad
+        \\mathrm{ubRMSE}^2 = \\mathrm{RMSE}^2 - \\mathrm{bias}^2, \\quad
+        R = \\frac{n S_{er} - S_e S_r}{\\sqrt{(n S_{ee} - S_e^2)(n S_{rr} - S_r^2)}}
+
+    the formulas of :func:`bias`, :func:`rmse`, :func:`ubrmse` and :func:`pearson_r` (for the
+    sums of a bootstrap resample, :func:`helpers.metrics.intervals.block_resample_sums`).
+    NaN where :math:`n` < :data:`MIN_PAIRS` (``r`` also without spread).
+    """
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_e, mean_r = s_e / n, s_r / n
+        var_e, var_r = s_ee / n - mean_e**2, s_rr / n - mean_r**2
+        cov = s_er / n - mean_e * mean_r
+        bias_ = mean_e - mean_r
+        variance = np.maximum(var_e + var_r - 2 * cov, 0)
+        r = np.where((var_e > 0) & (var_r > 0), np.clip(cov / np.sqrt(var_e * var_r), -1, 1), np.nan)
+    enough = n >= MIN_PAIRS
+    return {
+        "r": np.where(enough, r, np.nan),
+        "bias": np.where(enough, bias_, np.nan),
+        "ubrmse": np.where(enough, np.sqrt(variance), np.nan),
+        "rmse": np.where(enough, np.sqrt(variance + bias_**2), np.nan),
+    }
+
+
 def _scores_last_axis(estimate: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, ...]:
     est, ref, valid = _valid_pairs(estimate, reference)
     return (_count(valid), *(kernel(est, ref, valid) for kernel in KERNELS.values()))
@@ -320,40 +377,6 @@ def score_along(
         output_dtypes=[np.int64] + [float] * len(KERNELS),
     )
     return xr.Dataset(dict(zip(SCORES, results, strict=True)))
-
-
-def paired_tests(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Is metric ``a`` different from metric ``b``? Paired tests on per-station values.
-
-    ``a[i]`` and ``b[i]`` are one metric (e.g. ubRMSE) of two products at station ``i``.
-    Stations where either is NaN are left out. Two-sided tests of a zero mean (paired
-    t-test, ``scipy.stats.ttest_rel``) and a zero median (Wilcoxon signed-rank test,
-    ``scipy.stats.wilcoxon``) of the differences ``d_i = a_i - b_i``; the t statistic is
-
-    .. math:: t = \\frac{\\bar d}{s_d / \\sqrt{n}}
-
-    Parameters
-    ----------
-    a, b : array_like
-        Paired values, same shape; flattened.
-
-    Returns
-    -------
-    dict
-        ``n_pairs`` (int), ``t_pvalue`` and ``wilcoxon_pvalue``: NaN with fewer than
-        :data:`MIN_PAIRS` pairs, 1.0 when every difference is zero (no evidence of a
-        difference).
-    """
-    a, b, valid = _valid_pairs(np.ravel(a), np.ravel(b))
-    a, b = a[valid], b[valid]
-    result = {"n_pairs": int(valid.sum()), "t_pvalue": np.nan, "wilcoxon_pvalue": np.nan}
-    if result["n_pairs"] < MIN_PAIRS:
-        return result
-    if np.all(a == b):
-        return result | {"t_pvalue": 1.0, "wilcoxon_pvalue": 1.0}
-    result["t_pvalue"] = float(stats.ttest_rel(a, b).pvalue)
-    result["wilcoxon_pvalue"] = float(stats.wilcoxon(a, b).pvalue)
-    return result
 
 
 # Uncertainty: coverage of a stated interval -------------------------------------------------
