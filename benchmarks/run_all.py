@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_data_prep.py", "bench_training.py", "bench_importance.py", "bench_production.py"]
+BENCHMARKS = [
+    "bench_data_prep.py",
+    "bench_training.py",
+    "bench_importance.py",
+    "bench_production.py",
+    "bench_validation.py",
+]
 
 if __name__ == "__main__":
     for name in BENCHMARKS:

@@ -48,15 +48,17 @@ MAX_BLOCK_SHARE = 0.8
 
 
 def lag1_autocorrelation(series: np.ndarray) -> float:
-    """Lag-1 autocorrelation of a daily series with gaps.
+    """Lag-1 autocorrelation of a daily series with gaps: the correlation of consecutive days.
 
     .. math::
 
-        \\rho_1 = \\frac{\\frac{1}{P} \\sum_{(t, t+1)} (x_t - \\bar x)(x_{t+1} - \\bar x)}
-                       {\\frac{1}{n} \\sum_t (x_t - \\bar x)^2}
+        \\rho_1 = \\frac{\\sum_{(t, t+1)} (x_t - \\bar x_0)(x_{t+1} - \\bar x_1)}
+                       {\\sqrt{\\sum_{(t, t+1)} (x_t - \\bar x_0)^2 \\sum_{(t, t+1)} (x_{t+1} - \\bar x_1)^2}}
 
-    the sum above over the :math:`P` pairs of consecutive days that both have a value, the one
-    below over the :math:`n` valid days.
+    over the :math:`P` pairs of consecutive days that both have a value, :math:`\\bar x_0` and
+    :math:`\\bar x_1` the means of the first and second days of the pairs. Computed on the pairs
+    alone, it stays within [-1, 1] when gaps make the pairs a subset of the days (an estimate
+    that divides a covariance of the pairs by the variance of all days does not).
 
     Parameters
     ----------
@@ -70,16 +72,15 @@ def lag1_autocorrelation(series: np.ndarray) -> float:
         series.
     """
     x = np.ravel(np.asarray(series, dtype=float))
-    valid = np.isfinite(x)
-    pairs = valid[:-1] & valid[1:]
+    pairs = np.isfinite(x[:-1]) & np.isfinite(x[1:])
     if pairs.sum() < MIN_LAG_PAIRS:
         return np.nan
-    anomaly = x - x[valid].mean()
-    variance = np.mean(anomaly[valid] ** 2)
-    if variance <= 0:
+    first, second = x[:-1][pairs], x[1:][pairs]
+    first, second = first - first.mean(), second - second.mean()
+    spread = np.sqrt((first**2).sum() * (second**2).sum())
+    if spread <= 0:
         return np.nan
-    covariance = np.mean(anomaly[:-1][pairs] * anomaly[1:][pairs])
-    return float(np.clip(covariance / variance, -1.0, 1.0))
+    return float(np.clip((first * second).sum() / spread, -1.0, 1.0))
 
 
 def effective_sample_size(n: float, rho: float) -> float:

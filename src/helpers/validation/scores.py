@@ -224,13 +224,23 @@ class Scores:
 
 
 def score_stations(
-    matched: xr.Dataset, params: Params, sources: Sequence[str], progress: bool = True
+    matched: xr.Dataset,
+    params: Params,
+    sources: Sequence[str],
+    pairs: Sequence[tuple[str, str]] | None = None,
+    progress: bool = True,
 ) -> Scores:
-    """Score every station of ``sources`` over each period (see the module docstring)."""
+    """Score every station of ``sources`` over each period (see the module docstring).
+
+    ``pairs`` are the product pairs tested at each station (default
+    :func:`helpers.validation.significance.product_pairs`).
+    """
     chosen = matched.sel(station=np.isin(matched["source"].values, list(sources)))
     times = pd.DatetimeIndex(chosen["time"].values)
     products = [name for name in params.validation.products if f"sm_{name}" in chosen]
-    pairs = significance.product_pairs(params, products)
+    if pairs is None:
+        pairs = significance.product_pairs(params, products)
+    pairs = [(a, b) for a, b in pairs if a in products and b in products]
     has_truth = "truth" in chosen
     rows, tests, truth_rows, skipped = [], [], [], []
     insitu = chosen["insitu"].values
