@@ -160,3 +160,16 @@ def test_triple_collocation_reports_a_negative_error_variance_instead_of_hiding_
         negatives += bool(result["negative_variance_x"])
         assert np.isnan(result["err_std_x"]) == bool(result["negative_variance_x"])
     assert 5 <= negatives <= 35
+
+
+def test_iid_intervals_equal_pytesmos():
+    from pytesmo.metrics import pairwise
+
+    rng = np.random.default_rng(7)
+    x = rng.random(200)
+    y = x + 0.1 * rng.standard_normal(200)
+    n = x.size
+    r, b, u = metrics.pearson_r(y, x), metrics.bias(x, y), metrics.ubrmse(x, y)
+    np.testing.assert_allclose(metrics.r_interval(r, n), pairwise.pearson_r_ci(x, y, r), rtol=1e-12)
+    np.testing.assert_allclose(metrics.bias_interval(b, np.std(x - y, ddof=1), n), pairwise.bias_ci(x, y, b), rtol=1e-12)
+    np.testing.assert_allclose(metrics.ubrmse_interval(u, n), pairwise.ubrmsd_ci(x, y, u), rtol=1e-12)

@@ -386,3 +386,17 @@ def test_smap_writer_round_trip_with_a_site_list(tmp_path: Path) -> None:
     (tmp_path / "2018.10.01" / "NSIDC-0712_90010901_SMAPL2SMP_T1_20000101_20000102.txt").write_text("t\nYr, Mo, Day\n")
     table = smap_cvs.read_sites(tmp_path)
     assert table.data == {} and "missing column(s) Hr, Min, WASM" in table.skipped["reason"].iloc[0]
+
+
+def test_ismn_malformed_file_is_a_skipped_row_not_a_crash(tmp_path: Path, hourly: tuple[np.ndarray, list[str]]) -> None:
+    values, flags = hourly
+    root = tmp_path / "ismn"
+    ismn.write_station(root, "NET", "Alpha", 1.0, 2.0, 3.0, 0.0, 0.05, HOURS, values, flags)
+    broken = root / "NET" / "Beta" / "NET_NET_Beta_sm_0.000000_0.050000_X_20120301_20120301.stm"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("this is not an ISMN file\n")
+    with pytest.warns(UserWarning, match="malformed"):
+        table = ismn.read_network(root, tmp_path / "meta")
+    assert ("NET", "Alpha") in table.data
+    (row,) = table.skipped.itertuples(index=False)
+    assert (row.network, row.station) == ("NET", "Beta") and "cannot read this file" in row.reason

@@ -325,3 +325,28 @@ def test_a_missing_ablation_model_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(SourceError, match="ablation experiment") as error:
         baselines.models_at_cells(params, {"no_avhrr": path}, np.array([0]), np.array([0]))
     assert str(error.value).startswith(str(path))
+
+
+def test_cdf_product_matches_the_target_over_the_training_years_and_is_rebuilt_when_stale(tiny, tmp_path):
+    from helpers.cube import open_cube
+
+    params = tiny.model_copy(update={"outputs_dir": tmp_path})
+    params.data_dir.mkdir(parents=True)
+    (params.data_dir / "cube.zarr").symlink_to(tiny.cube_path)
+    path = baselines.build_cdf_product(params, progress=False)
+    product = xr.open_zarr(path, consolidated=True)
+    assert product["sm"].attrs["units"] == "m3 m-3" and "training years" in product["sm"].attrs["comment"]
+    ds = open_cube(params)
+    land = ds["mask"].values == MASK_VALUES["land"]
+    row, col = np.argwhere(land)[len(np.argwhere(land)) // 2]
+    train = pd.DatetimeIndex(ds["time"].values).year.isin(params.sampling.train_years)
+    target = ds["target_sm"].values[train, row, col]
+    matched = product["sm"].values[train, row, col]
+    paired = np.isfinite(target)
+    np.testing.assert_allclose(np.quantile(matched[paired], [0.1, 0.5, 0.9]), np.quantile(target[paired], [0.1, 0.5, 0.9]),
+                               atol=0.01)
+    assert np.isnan(product["sm"].values[:, ~land]).all()
+    key = product.attrs["glass_sm_cdf_key"]
+    other = params.model_copy(update={"sampling": params.sampling.model_copy(update={"train_years": [2001]})})
+    rebuilt = xr.open_zarr(baselines.build_cdf_product(other, progress=False), consolidated=True)
+    assert rebuilt.attrs["glass_sm_cdf_key"] != key

@@ -180,9 +180,13 @@ def ubrmse_interval(ubrmse: float, n_eff: float, level: float = 0.95) -> tuple[f
 
     .. math::
 
-        \\left[\\mathrm{ubRMSE} \\sqrt{\\frac{\\nu}{\\chi^2_{(1+\\ell)/2,\\,\\nu}}},\\;
-               \\mathrm{ubRMSE} \\sqrt{\\frac{\\nu}{\\chi^2_{(1-\\ell)/2,\\,\\nu}}}\\right],
+        \\left[\\mathrm{ubRMSE} \\sqrt{\\frac{N_\\mathrm{eff}}{\\chi^2_{(1+\\ell)/2,\\,\\nu}}},\\;
+               \\mathrm{ubRMSE} \\sqrt{\\frac{N_\\mathrm{eff}}{\\chi^2_{(1-\\ell)/2,\\,\\nu}}}\\right],
         \\qquad \\nu = N_\\mathrm{eff} - 1
+
+    The ubRMSE is a standard deviation with ddof 0, so :math:`N \\mathrm{ubRMSE}^2 / \\sigma^2`
+    follows :math:`\\chi^2_{N-1}`; with :math:`N_\\mathrm{eff} = N` this is pytesmo's
+    ``ubrmsd_ci``.
 
     Returns
     -------
@@ -193,8 +197,8 @@ def ubrmse_interval(ubrmse: float, n_eff: float, level: float = 0.95) -> tuple[f
     if not np.isfinite(ubrmse) or n_eff <= 1:
         return np.nan, np.nan
     dof = n_eff - 1
-    low = ubrmse * np.sqrt(dof / stats.chi2.ppf((1 + level) / 2, dof))
-    high = ubrmse * np.sqrt(dof / stats.chi2.ppf((1 - level) / 2, dof))
+    low = ubrmse * np.sqrt(n_eff / stats.chi2.ppf((1 + level) / 2, dof))
+    high = ubrmse * np.sqrt(n_eff / stats.chi2.ppf((1 - level) / 2, dof))
     return float(low), float(high)
 
 

@@ -12,7 +12,17 @@ Gridded products:
 * ``esa_cci``: ESA CCI SM COMBINED, daily, 0.25 deg, NetCDF (comparison).
 
 In-situ networks (validation) have their own modules and contract, described in
-:mod:`helpers.sources._stations`: ``ismn``, ``cosmos``, ``smap_cvs``.
+:mod:`helpers.sources._stations`, each reading the files as its provider ships them:
+
+* ``ismn``: the ISMN archive (``ismn`` package), COSMOS (US) included (cosmic-ray probes in
+  ISMN format);
+* ``cosmos_uk``: COSMOS-UK daily CSV files and site metadata as UKCEH publishes them;
+* ``cosmos_europe``: the COSMOS-Europe release (TERENO), hourly processed station files;
+* ``smap_cvs``: SMAP core validation sites, NSIDC-0712 match-up text files.
+
+Every layout fact in those modules is tagged with its source (provider documentation or
+public reader code); facts no source settles are parameters (``validation.stations`` in the
+params) and say so.
 
 The contract every gridded module follows
 -----------------------------------------

@@ -182,7 +182,7 @@ def write_station(
         )
     if not (times.is_monotonic_increasing and times.is_unique):
         raise ValueError("times must be increasing and unique")
-    bad_flags = sorted({flag for flag in flags if not flag or any(char.isspace() for char in flag)})
+    bad_flags = sorted(flag for flag in pd.unique(flags) if not flag or any(char.isspace() for char in flag))
     if bad_flags:
         raise ValueError(f"flags must be non-empty without whitespace, got {bad_flags[:5]}")
     valid = ~np.isnan(values)
@@ -273,7 +273,8 @@ def read_network(
         CCI 2010), ``climate_kg`` and ``record_interval_h``; ``daily`` the daily means (mean
         over sensors of each sensor's daily mean), with ``n_records``, ``frozen_records`` and
         ``sm_incl_frozen``; ``dropped`` the records dropped per network and flag;
-        ``skipped`` the stations without a sensor in the depth range or with unreadable data.
+        ``skipped`` the stations without a sensor in the depth range or with unreadable data,
+        and the files the ``ismn`` package could not read (malformed).
 
     Raises
     ------
@@ -283,13 +284,12 @@ def read_network(
     root = Path(root)
     data_files = _data_files(root)
     interface = _open_interface(root, Path(meta_dir), networks)
-    _warn_unindexed(root, data_files, interface, networks)
+    skipped = _unindexed(root, data_files, interface, networks, exclude_networks)
     frozen_accepted = set(accepted_flags) | set(frozen_flags)
 
     rows: list[dict[str, object]] = []
     daily: dict[tuple[str, str], pd.DataFrame] = {}
     dropped: Counter[tuple[str, str]] = Counter()
-    skipped: list[tuple[str, str, str]] = []
     for network in interface.collection.iter_networks():
         if network.name in exclude_networks:
             continue
@@ -555,19 +555,32 @@ def _newest_change(root: Path) -> int:
     return max([root.stat().st_mtime_ns, *(path.stat().st_mtime_ns for path in root.rglob("*"))])
 
 
-def _warn_unindexed(
-    root: Path, data_files: list[str], interface: ISMN_Interface, networks: Sequence[str] | None
-) -> None:
-    """Warn about data files the ismn package skipped as malformed."""
+def _unindexed(
+    root: Path,
+    data_files: list[str],
+    interface: ISMN_Interface,
+    networks: Sequence[str] | None,
+    exclude_networks: Collection[str],
+) -> list[tuple[str, str, str]]:
+    """Data files the ismn package skipped as malformed, as skipped-station rows (and a warning)."""
     column = ("file_path", "val")
     indexed = set(interface.metadata[column]) if column in interface.metadata.columns else set()
-    wanted = [name for name in data_files if not networks or Path(name).parent.parent.name in networks]
+    wanted = [
+        name
+        for name in data_files
+        if (not networks or Path(name).parent.parent.name in networks)
+        and Path(name).parent.parent.name not in exclude_networks
+    ]
     skipped = sorted(set(wanted) - {str(name) for name in indexed})
     if skipped:
         warnings.warn(
             f"{root}: the ismn package skipped {len(skipped)} malformed data file(s): {skipped[:5]}",
             stacklevel=3,
         )
+    return [
+        (Path(name).parent.parent.name, Path(name).parent.name, f"{root / name}: the ismn package cannot read this file")
+        for name in skipped
+    ]
 
 
 def _warn_all_dropped(table: StationTable, accepted_flags: Collection[str]) -> None:

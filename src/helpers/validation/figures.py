@@ -71,10 +71,19 @@ def station_map(table: pd.DataFrame, product: str = "product", metric: str = "r"
     return fig
 
 
-def station_series(matched: xr.Dataset, keys: Sequence[str], products: Sequence[str], truth: bool = True) -> plt.Figure:
-    """Daily series at a few stations: the station, the products and (twin world) the truth."""
+def station_series(
+    matched: xr.Dataset,
+    keys: Sequence[str],
+    products: Sequence[str],
+    truth: bool = True,
+    window: tuple[str, str] | None = None,
+) -> plt.Figure:
+    """Daily series at a few stations: the station, the products and (twin world) the truth,
+    over ``window`` (first and last day; default the whole period)."""
     fig, axes = plt.subplots(len(keys), 1, figsize=(11, 2.4 * len(keys)), sharex=True, squeeze=False,
                              layout="constrained")
+    if window is not None:
+        matched = matched.sel(time=slice(*window))
     times = pd.DatetimeIndex(matched["time"].values)
     for ax, key in zip(axes[:, 0], keys, strict=True):
         station = matched.sel(station=key)
