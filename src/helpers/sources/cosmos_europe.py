@@ -51,7 +51,6 @@ from helpers.sources._stations import (
     daily_means,
     day_counts,
     dropped_table,
-    format_column,
     meta_table,
     record_days,
     record_interval_hours,
@@ -134,18 +133,18 @@ def write_station(
     unknown = sorted(set(flags) - set(FLAG_COLUMNS))
     if unknown:
         raise ValueError(f"unknown flag columns {unknown}; known: {list(FLAG_COLUMNS)}")
+    stamps = np.char.add(np.datetime_as_string(times.to_numpy().astype("datetime64[s]"), unit="s"), "+00:00")
+    counts = np.full(len(times), np.nan) if neutrons is None else np.asarray(neutrons, dtype=float)
     columns = {
-        TIME_COLUMN: times.strftime("%Y-%m-%d %H:%M:%S+00:00"),
-        "NeutronCount_Epithermal_MovAvg24h_corrected": format_column(
-            np.full(len(times), np.nan) if neutrons is None else neutrons, 1
-        ),
+        TIME_COLUMN: np.char.replace(stamps, "T", " "),
+        "NeutronCount_Epithermal_MovAvg24h_corrected": np.round(counts, 1),
         **{name: np.asarray(flags.get(name, np.zeros(len(times))), dtype=int) for name in FLAG_COLUMNS},
-        SM_COLUMN: format_column(sm, 4),
-        "Footprint_Depth_m": format_column(depth_m, 3),
+        SM_COLUMN: np.round(np.asarray(sm, dtype=float), 4),
+        "Footprint_Depth_m": np.round(np.asarray(depth_m, dtype=float), 3),
     }
     path = Path(root) / DATA_FOLDERS[0] / f"{station_id}.csv"
     with atomic_path(path) as tmp:
-        pd.DataFrame(columns).to_csv(tmp, index=False, encoding=ENCODING)
+        pd.DataFrame(columns).to_csv(tmp, index=False, encoding=ENCODING, na_rep="")
     return path
 
 

@@ -199,14 +199,8 @@ def write_station(
         f"{network:<10} {network:<15} {station:<15} {lat:10.5f} {lon:11.5f} {elevation_m:7.2f}"
         f" {depth_from:7.2f} {depth_to:7.2f} {sensor}"
     )
-    records = [
-        f"{stamp} {value:8.4f} {flag} {PROVIDER_FLAG}"
-        for stamp, value, flag in zip(
-            kept_times.strftime("%Y/%m/%d %H:%M"), values[valid], flags[valid], strict=True
-        )
-    ]
     with atomic_path(path) as tmp:
-        tmp.write_text("\n".join([header, *records]) + "\n", encoding="ascii")
+        tmp.write_bytes(f"{header}\n".encode("ascii") + _record_lines(kept_times, values[valid], flags[valid]))
     earlier = re.compile(rf"{re.escape(stem)}_\d{{8}}_\d{{8}}\.stm")
     for other in folder.iterdir():
         if other != path and earlier.fullmatch(other.name):
@@ -421,6 +415,42 @@ def _combine_sensors(parts: list[pd.DataFrame]) -> pd.DataFrame:
     combined = combined.sort_index()
     combined.index.name = "date"
     return combined[["sm", "n_records", "sm_incl_frozen", "frozen_records"]]
+
+
+def _digits(numbers: np.ndarray, width: int) -> np.ndarray:
+    """ASCII digits (n, width) of non-negative integers, zero-padded."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (numbers[:, None] // powers % 10 + ord("0")).astype(np.uint8)
+
+
+def _record_lines(times: pd.DatetimeIndex, values: np.ndarray, flags: np.ndarray) -> bytes:
+    """The records ``YYYY/MM/DD HH:MM VVVV.VVVV FLAG M``, one per line, built as a byte array
+    (fixed columns; the flag padded with spaces): the twin world writes millions of them."""
+    if (values < 0).any() or (values >= 1000).any():  # outside the fixed width: the general way
+        stamps = times.strftime("%Y/%m/%d %H:%M").tolist()
+        lines = [f"{t} {v:8.4f} {f} {PROVIDER_FLAG}" for t, v, f in zip(stamps, values, flags.tolist(), strict=True)]
+        return ("\n".join(lines) + "\n").encode("ascii")
+    stamps = pd.DatetimeIndex(times)
+    minutes = stamps.hour.to_numpy() * 60 + stamps.minute.to_numpy()
+    quantised = np.round(values * 10_000).astype(np.int64)
+    whole = _digits(quantised // 10_000, 3)
+    leading = np.cumsum(whole != ord("0"), axis=1) == 0
+    leading[:, -1] = False
+    whole[leading] = ord(" ")
+    width = max(len(flag) for flag in pd.unique(flags))
+    flag_bytes = np.frombuffer(np.asarray(flags, dtype=f"S{width}").tobytes(), dtype=np.uint8).reshape(-1, width).copy()
+    flag_bytes[flag_bytes == 0] = ord(" ")
+
+    def column(text: str) -> np.ndarray:
+        return np.broadcast_to(np.frombuffer(text.encode("ascii"), dtype=np.uint8), (len(values), len(text)))
+
+    parts = [
+        _digits(stamps.year.to_numpy(), 4), column("/"), _digits(stamps.month.to_numpy(), 2), column("/"),
+        _digits(stamps.day.to_numpy(), 2), column(" "), _digits(minutes // 60, 2), column(":"),
+        _digits(minutes % 60, 2), column("  "), whole, column("."), _digits(quantised % 10_000, 4), column(" "),
+        flag_bytes, column(f" {PROVIDER_FLAG}\n"),
+    ]
+    return np.concatenate(parts, axis=1).tobytes()
 
 
 def _check_depths(depth_from: float, depth_to: float) -> None:

@@ -7,20 +7,22 @@ is scored on its own matched days (the station and that product), because leavin
 out is exactly how the products differ: the ESA-CCI-like product has no value over frozen soil
 or snow, the new product has one every day.
 
-Beyond the paper, the winter days are split into strata (``stratum``):
+Beyond the paper, the winter days are split into strata (``stratum``), each set against the
+unfrozen days:
 
 ``frozen_station``
-    days on which the station flagged frozen soil (ISMN ``D01``-``D03``); scored against the
-    station's daily mean **with** those records (``insitu_incl_frozen``), which a ``G``-only
-    filter would drop: dielectric sensors see only liquid water, so expect poor agreement;
+    days on which the station flagged frozen soil (ISMN ``D01``-``D03``);
 ``frozen_product``
-    days the product flags ``frozen_suspected`` (its LST input below 0 degC) and the station
-    does not;
+    days the product flags ``frozen_suspected`` (its LST input below 0 degC), whatever the
+    station says (the two frozen strata overlap);
 ``unfrozen``
-    neither flag;
+    days with neither flag;
 
 each scored on stations with at least ``validation.winter.stratum_min_days`` days in it, and
-``all`` (every winter day, the paper's number). ``coverage`` is the share of the winter days
+``all`` (every winter day with a kept station value, the paper's number). On frozen days the
+reference is the station's daily mean **with** its frozen-flagged records
+(``insitu_incl_frozen``), which a ``G``-only filter drops: dielectric sensors see only the
+liquid water, so expect poor agreement there. ``coverage`` is the share of the winter days
 with a value at the stations' cells (all of them, whatever the station has): what the
 CCI-like product misses against the product's daily coverage. Station-bootstrap intervals of
 the median R (seeded) go with every row.
@@ -58,7 +60,7 @@ def station_strata(winter: xr.Dataset) -> dict[str, np.ndarray]:
     return {
         "all": np.ones(station_frozen.shape, dtype=bool),
         "unfrozen": ~station_frozen & ~product_frozen,
-        "frozen_product": product_frozen & ~station_frozen,
+        "frozen_product": product_frozen,
         "frozen_station": station_frozen,
     }
 
@@ -77,7 +79,8 @@ def winter_scores(matched: xr.Dataset, params: Params, sources: Sequence[str] = 
             for product in products:
                 y = winter[f"sm_{product}"].values[k, days]
                 for stratum, mask in strata.items():
-                    reference = winter["insitu_incl_frozen" if stratum == "frozen_station" else "insitu"].values[k, days]
+                    frozen = stratum in ("frozen_station", "frozen_product")
+                    reference = winter["insitu_incl_frozen" if frozen else "insitu"].values[k, days]
                     keep = mask[k, days] & np.isfinite(reference) & np.isfinite(y)
                     needed = settings.min_days + 1 if stratum == "all" else settings.stratum_min_days
                     if keep.sum() < needed:

@@ -267,7 +267,7 @@ def _write_ismn_point(root, fields, site, daily, flags, period_start, rng) -> No
         0.05,
         times,
         values,
-        list(flags[days]),
+        flags[days],
         static={
             "climate_kg": KOPPEN_CODES[int(fields.climate_class[cell])],
             "clay_fraction": float(fields.clay[cell]),
@@ -294,7 +294,7 @@ def _write_cosmos_us(root, fields, site, daily, depths, frozen, period_start, rn
         depth_to,
         times,
         values,
-        list(flags),
+        flags,
         sensor="Cosmic-ray-Probe",
     )
 
