@@ -294,7 +294,7 @@ def block_bootstrap(
     ----------
     statistic : callable
         Takes the resampled series, each (n_resamples, n), and returns (n_resamples,) values
-        (e.g. ``lambda e, r: row_metric("rmse", e, r)``).
+        (e.g. ``lambda e, r: np.sqrt(np.nanmean((e - r) ** 2, axis=-1))``).
     series : sequence of arrays
         Series on the same consecutive days, each (n,); all are resampled with the same
         indices, so paired quantities stay paired.

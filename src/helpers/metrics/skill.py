@@ -17,8 +17,8 @@ The sign convention is estimate minus reference: a positive bias is a wet estima
 ``tables/truth_skill.csv``. :func:`score_along` computes the same metrics along one dimension
 of NumPy or xarray arrays (e.g. along ``time`` for every station or pixel) and returns an
 ``xarray.Dataset`` with one variable per metric; dask-backed inputs stay lazy.
-:func:`row_metric` computes one metric for every row of 2-D arrays (the resampled series of a
-bootstrap).
+:func:`scores_from_sums` computes the same metrics from sums over the valid pairs (for the
+resamples of a bootstrap).
 """
 
 from __future__ import annotations
@@ -268,29 +268,6 @@ def score_all(estimate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     return {"n": int(valid.sum())} | {
         name: float(kernel(est, ref, valid)) for name, kernel in KERNELS.items()
     }
-
-
-def row_metric(name: str, estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """One metric of :data:`KERNELS` for every row (last axis) of two arrays.
-
-    The formulas are those of the scalar functions (:func:`pearson_r`, :func:`r2`,
-    :func:`rmse`, :func:`bias`, :func:`ubrmse`); pairs with a NaN are left out row by row.
-
-    Parameters
-    ----------
-    name : {"r", "r2", "rmse", "bias", "ubrmse"}
-    estimate, reference : numpy.ndarray
-        Same shape (..., n).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (...): NaN for rows with fewer than :data:`MIN_PAIRS` valid pairs.
-    """
-    if name not in KERNELS:
-        raise ValueError(f"unknown metric {name!r}; expected one of {list(KERNELS)}")
-    est, ref, valid = _valid_pairs(estimate, reference)
-    return KERNELS[name](est, ref, valid)
 
 
 def scores_from_sums(

@@ -121,17 +121,23 @@ def find_files(directory: Path | str, start: dt.date, end: dt.date) -> dict[dt.d
     return dict(sorted(found.items()))
 
 
-def read_file(path: Path | str, grid: Grid) -> np.ndarray:
-    """Soil moisture of one file on ``grid``: float32 (nlat, nlon), NaN where missing."""
-    path = Path(path)
+def _open(path: Path) -> netCDF4.Dataset:
+    """A CCI file, checked to hold ``sm``, ``lat`` and ``lon`` (errors name the file)."""
     try:
         nc = netCDF4.Dataset(path)
     except OSError as exc:
         raise SourceError(path, f"not a readable NetCDF file, truncated or corrupt? ({exc})") from exc
-    with nc:
-        for name in ("sm", "lat", "lon"):
-            if name not in nc.variables:
-                raise SourceError(path, f"variable {name} not found; file has: {', '.join(nc.variables)}")
+    for name in ("sm", "lat", "lon"):
+        if name not in nc.variables:
+            nc.close()
+            raise SourceError(path, f"variable {name} not found; file has: {', '.join(nc.variables)}")
+    return nc
+
+
+def read_file(path: Path | str, grid: Grid) -> np.ndarray:
+    """Soil moisture of one file on ``grid``: float32 (nlat, nlon), NaN where missing."""
+    path = Path(path)
+    with _open(path) as nc:
         sm = nc["sm"]
         check_fraction_units(path, getattr(sm, "units", None), "sm")
         window = select_window(
@@ -200,14 +206,7 @@ def read_points(
     position = {day: k for k, day in enumerate(dates.date)}
     index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     for day, path in files.items():
-        try:
-            nc = netCDF4.Dataset(path)
-        except OSError as exc:
-            raise SourceError(path, f"not a readable NetCDF file, truncated or corrupt? ({exc})") from exc
-        with nc:
-            for name in ("sm", "lat", "lon"):
-                if name not in nc.variables:
-                    raise SourceError(path, f"variable {name} not found; file has: {', '.join(nc.variables)}")
+        with _open(path) as nc:
             if index is None:
                 index = _point_index(np.asarray(nc["lat"][:], float), np.asarray(nc["lon"][:], float), lat, lon)
             rows, cols, row_of, col_of, inside = index

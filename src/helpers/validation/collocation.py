@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from helpers import metrics
 from helpers.params import Params
-from helpers.validation.scores import periods, station_seed
+from helpers.validation.scores import periods, select_sources, station_identity, station_seed
 
 MEMBERS = ("station", "product", "third")
 
@@ -119,7 +119,7 @@ def collocation_table(
 ) -> pd.DataFrame:
     """``tables/triple_collocation.csv`` rows for the stations of ``sources``."""
     settings = params.validation.collocation
-    chosen = matched.sel(station=np.isin(matched["source"].values, list(sources)))
+    chosen = select_sources(matched, sources)
     products = [name for name in params.validation.products if f"sm_{name}" in chosen]
     if settings.third not in products:
         return pd.DataFrame()
@@ -134,12 +134,7 @@ def collocation_table(
     windows = periods(params, times)
     bar = tqdm(total=chosen.sizes["station"] * len(windows), desc="triple collocation", disable=not progress, mininterval=10)
     for k, key in enumerate(chosen["station"].values.astype(str)):
-        ident = {
-            "network": str(chosen["network"].values[k]),
-            "station": str(chosen["station_name"].values[k]),
-            "lat": float(chosen["lat"].values[k]),
-            "lon": float(chosen["lon"].values[k]),
-        }
+        ident = station_identity(chosen, k)
         for period in windows:
             days = period.days(times)
             series = {"station": chosen["insitu"].values[k, days]}

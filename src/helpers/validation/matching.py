@@ -182,11 +182,3 @@ def read_at_cells(
         lat=xr.DataArray(cells[:, 0], dims="point"), lon=xr.DataArray(cells[:, 1], dims="point")
     ).transpose(data.dims[0], "point")
     return footprint_means(np.asarray(points.values, dtype=np.float32), cells, keys, footprints)
-
-
-def common_sample(values: dict[str, np.ndarray], reference: np.ndarray, names: list[str]) -> np.ndarray:
-    """Days where the reference and every product of ``names`` have a value (boolean)."""
-    common = np.isfinite(reference)
-    for name in names:
-        common &= np.isfinite(values[name])
-    return common

@@ -86,6 +86,21 @@ def periods(params: Params, times: pd.DatetimeIndex) -> list[Period]:
     return out
 
 
+def select_sources(matched: xr.Dataset, sources: Sequence[str]) -> xr.Dataset:
+    """The stations of ``sources`` in the matched store."""
+    return matched.sel(station=np.isin(matched["source"].values, list(sources)))
+
+
+def station_identity(chosen: xr.Dataset, k: int) -> dict[str, object]:
+    """``network, station, lat, lon`` of the ``k``-th station of a matched store (table columns)."""
+    return {
+        "network": str(chosen["network"].values[k]),
+        "station": str(chosen["station_name"].values[k]),
+        "lat": float(chosen["lat"].values[k]),
+        "lon": float(chosen["lon"].values[k]),
+    }
+
+
 def station_seed(seed: int, key: str, period: str) -> int:
     """A reproducible seed for one station and period."""
     return (seed * 1_000_003 + zlib.crc32(f"{key}|{period}".encode())) % 2**32
@@ -235,7 +250,7 @@ def score_stations(
     ``pairs`` are the product pairs tested at each station (default
     :func:`helpers.validation.significance.product_pairs`).
     """
-    chosen = matched.sel(station=np.isin(matched["source"].values, list(sources)))
+    chosen = select_sources(matched, sources)
     times = pd.DatetimeIndex(chosen["time"].values)
     products = [name for name in params.validation.products if f"sm_{name}" in chosen]
     if pairs is None:
@@ -249,12 +264,7 @@ def score_stations(
     windows = periods(params, times)
     bar = tqdm(total=chosen.sizes["station"] * len(windows), desc="scores", unit="station-period", disable=not progress, mininterval=10)
     for k, key in enumerate(chosen["station"].values):
-        ident = {
-            "network": str(chosen["network"].values[k]),
-            "station": str(chosen["station_name"].values[k]),
-            "lat": float(chosen["lat"].values[k]),
-            "lon": float(chosen["lon"].values[k]),
-        }
+        ident = station_identity(chosen, k)
         for period in windows:
             days = period.days(times)
             result = score_station_period(

@@ -19,6 +19,7 @@ import xarray as xr
 
 from helpers.io import atomic_path
 from helpers.validation.run import PRODUCT_LABELS
+from helpers.validation.scores import select_sources
 from helpers.validation.stations import CRNS_SOURCES
 
 SKIPPED_COLUMNS = ("network", "station", "reason", "source", "stage")
@@ -60,7 +61,7 @@ def depth_table(matched: xr.Dataset, sources: Sequence[str] = CRNS_SOURCES) -> p
     """Sensing depths of the cosmic-ray stations, one row per station-day with a depth
     (``network, station, depth_cm``): COSMOS-UK ``D86_75M`` and COSMOS-Europe
     ``Footprint_Depth_m`` day by day, COSMOS (ISMN) the station's fixed ``depth_to``."""
-    chosen = matched.sel(station=np.isin(matched["source"].values, list(sources)))
+    chosen = select_sources(matched, sources)
     depth = chosen["depth_cm"].values
     station, day = np.nonzero(np.isfinite(depth))
     return pd.DataFrame(
