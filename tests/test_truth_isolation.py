@@ -8,7 +8,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "helpers"
 #: Modules allowed to touch the truth: the world that writes it, the accessor, the schema, and
 #: the one validation room that sets the truth at the stations beside the station data.
-ALLOWED = {"world", "truth.py", "params.py", "validation/run.py"}
+ALLOWED = {"world", "truth.py", "params", "validation/run.py"}
 TRUTH_PATTERN = re.compile(r"truth_dir|open_truth|truth\.zarr|helpers\.truth|from helpers import .*\btruth\b")
 
 
