@@ -198,3 +198,18 @@ def test_notebook_08_runs_on_tiny(tiny):
     assert (coverage.xs("product", level="product") == 1).all()
     assert (coverage.xs("esa_cci", level="product") < 1).all()
     assert (tiny.run_dir / "figures" / "08_winter_r.png").exists()
+
+
+def test_matched_store_is_reused_and_rebuilt_when_a_setting_changes(tiny):
+    from helpers.validation import run
+
+    _product_ready(tiny)
+    path = run.build_matched(tiny, progress=False)
+    made = (path / ".zattrs").stat().st_mtime_ns
+    assert run.build_matched(tiny, progress=False) == path and (path / ".zattrs").stat().st_mtime_ns == made
+    stations = tiny.validation.stations.model_copy(update={"min_hourly_records": 20})
+    changed = tiny.model_copy(update={"validation": tiny.validation.model_copy(update={"stations": stations})})
+    run.build_matched(changed, progress=False)
+    assert (path / ".zattrs").stat().st_mtime_ns != made
+    assert '"min_hourly_records": 20' in run.open_matched(changed).attrs["glass_sm_matched_key"]
+    run.build_matched(tiny, progress=False)  # back to the run's own settings for what follows

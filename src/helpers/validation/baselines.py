@@ -144,7 +144,8 @@ def cdf_path(params: Params) -> Path:
     return params.data_dir / CDF_STORE
 
 
-def _cdf_key(params: Params, ds: xr.Dataset) -> str:
+def cdf_key(params: Params, ds: xr.Dataset) -> str:
+    """What the CDF-matched product depends on: the datacube, the training years, the quantiles."""
     cube_id = hashlib.sha256(
         (ds.attrs.get("date_created", "") + ds.attrs.get("glass_sm_params", "")).encode()
     ).hexdigest()[:16]
@@ -163,7 +164,7 @@ def build_cdf_product(params: Params, progress: bool = True) -> Path:
     """
     ds = open_cube(params)
     path = cdf_path(params)
-    key = _cdf_key(params, ds)
+    key = cdf_key(params, ds)
     if path.exists():
         if xr.open_zarr(path, consolidated=True).attrs.get("glass_sm_cdf_key") == key:
             return path

@@ -15,8 +15,9 @@ the product's period, each product of ``validation.products``:
 plus the product's frozen flag (``sm_flag`` bit ``frozen_suspected``) and, on the twin world,
 the truth at the cells. Everything goes to one store, ``data/validation/matched.zarr``
 (dims station x time), with the stations skipped on the way in ``skipped.csv`` beside it.
-The store remembers what made it (validation params, the product's key, the baseline's key,
-the ablation models' digests, the station files); when any of these changes it is rebuilt.
+The store remembers what made it (validation params, the datacube, the product's key, the
+baseline's key, the ablation models' digests, the station files); when any of these changes it
+is rebuilt.
 
 A missing product, or a product made with another model than ``production.model`` now names,
 is a clear error naming the file and the notebook that makes it.
@@ -111,9 +112,11 @@ def _station_files_fingerprint(params: Params, sources: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _store_key(params: Params, product: xr.Dataset, sources: list[str]) -> str:
+def _store_key(params: Params, product: xr.Dataset, ds: xr.Dataset, sources: list[str]) -> str:
     products = params.validation.products
     parts = {
+        "cube": ds.attrs.get("date_created"),
+        "cdf_matched": baselines.cdf_key(params, ds) if "cdf_matched" in products else None,
         "validation": params.validation.model_dump(mode="json", exclude={"representative", "winter"}),
         "product": product.attrs.get("glass_sm_product_key"),
         "stations": _station_files_fingerprint(params, sources),
@@ -132,12 +135,12 @@ def build_matched(params: Params, sources: list[str] | None = None, progress: bo
     """Write (or reuse) ``data/validation/matched.zarr``; see the module docstring."""
     sources = list(stations.SOURCES if sources is None else sources)
     product = check_product(params)
+    ds = open_cube(params)
     path = matched_path(params)
-    key = _store_key(params, product, sources)
+    key = _store_key(params, product, ds, sources)
     if path.exists() and xr.open_zarr(path, consolidated=True).attrs.get("glass_sm_matched_key") == key:
         return path
     table = stations.read_stations(params, sources)
-    ds = open_cube(params)
     grid = params.to_grid()
     footprints_km = {"smap_cvs": params.validation.stations.smap_footprint_km}
     cells, skipped, footprints = matching.match_stations(table.meta, grid, ds["mask"].values, footprints_km)
@@ -173,9 +176,8 @@ def build_matched(params: Params, sources: list[str] | None = None, progress: bo
         if name not in ablations:
             variables[f"sm_{name}"] = _product_at_stations(params, name, product, ds, cells, footprints, times).T
             bar.update()
-    flags = matching.read_at_cells(product["sm_flag"].astype(np.float32), keys, footprints)
-    frozen_bit = FLAG_BITS["frozen_suspected"]
-    variables["product_frozen"] = ((np.nan_to_num(flags).astype(np.uint8) & frozen_bit) > 0).T
+    frozen = ((product["sm_flag"] & FLAG_BITS["frozen_suspected"]) > 0).astype(np.float32)
+    variables["product_frozen"] = (matching.read_at_cells(frozen, keys, footprints) > 0).T  # any cell of the footprint
     variables["product_uncertainty"] = matching.read_at_cells(product["sm_uncertainty"], keys, footprints).T
     bar.update()
     if truth.has_truth(params):
