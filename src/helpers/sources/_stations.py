@@ -101,6 +101,24 @@ class StationTable:
         ].reset_index(names="network")
 
     @classmethod
+    def from_records(
+        cls,
+        rows: list[dict[str, object]],
+        extra_columns: tuple[str, ...],
+        daily: dict[StationKey, pd.DataFrame],
+        dropped: Mapping[tuple[str, str], int],
+        skipped: Iterable[tuple[str, str, str]],
+    ) -> StationTable:
+        """A reader's table from its per-station ``meta`` rows (:data:`META_COLUMNS` and
+        ``extra_columns``), daily frames, ``{(network, flag): n}`` drops and skipped rows."""
+        return cls(
+            meta=meta_table(rows, extra_columns),
+            daily=daily,
+            dropped=dropped_table(dropped),
+            skipped=skipped_table(skipped),
+        )
+
+    @classmethod
     def concat(cls, tables: Iterable[StationTable]) -> StationTable:
         """One table of several (e.g. of several networks); station keys must not repeat."""
         tables = list(tables)
@@ -246,6 +264,12 @@ def meta_table(rows: list[dict[str, object]], extra_columns: tuple[str, ...] = (
     meta = pd.DataFrame(rows, columns=columns)
     counts = ["n_raw", "n_kept", "n_dropped_by_flag", "n_days", "n_days_short"]
     return meta.astype(dict.fromkeys(counts, "int64"))
+
+
+def record_counts(has_value: np.ndarray, keep: np.ndarray) -> dict[str, int]:
+    """``n_raw`` (records with a value), ``n_kept`` (of them, kept) and ``n_dropped_by_flag``."""
+    n_raw, n_kept = int(np.sum(has_value)), int(np.sum(keep))
+    return {"n_raw": n_raw, "n_kept": n_kept, "n_dropped_by_flag": n_raw - n_kept}
 
 
 def day_counts(daily: pd.DataFrame) -> dict[str, int]:

@@ -50,12 +50,10 @@ from helpers.sources._stations import (
     StationTable,
     daily_means,
     day_counts,
-    dropped_table,
-    meta_table,
+    record_counts,
     record_days,
     record_interval_hours,
     records_needed,
-    skipped_table,
 )
 
 NETWORK = "COSMOS-Europe"
@@ -228,20 +226,13 @@ def read_network(
                 "depth_from": 0.0,
                 "depth_to": float(station_daily["depth_cm"].median()) / 100,
                 "sensor": SENSOR,
-                "n_raw": int(has_value.sum()),
-                "n_kept": int(keep.sum()),
-                "n_dropped_by_flag": int((has_value & ~keep).sum()),
+                **record_counts(has_value, keep),
                 **day_counts(station_daily),
                 "site_name": str(station["name"]),
                 "record_interval_h": interval,
             }
         )
-    return StationTable(
-        meta=meta_table(rows, ("site_name", "record_interval_h")),
-        daily=daily,
-        dropped=dropped_table(dropped),
-        skipped=skipped_table(skipped),
-    )
+    return StationTable.from_records(rows, ("site_name", "record_interval_h"), daily, dropped, skipped)
 
 
 def _read_general(path: Path) -> pd.DataFrame:

@@ -50,10 +50,8 @@ from helpers.io import atomic_path
 from helpers.sources._stations import (
     StationTable,
     day_counts,
-    dropped_table,
     format_column,
-    meta_table,
-    skipped_table,
+    record_counts,
 )
 
 NETWORK = "COSMOS-UK"
@@ -219,20 +217,13 @@ def read_network(
                 "depth_from": 0.0,
                 "depth_to": float(site_daily["depth_cm"].median()) / 100,
                 "sensor": SENSOR,
-                "n_raw": int(has_value.sum()),
-                "n_kept": int(keep.sum()),
-                "n_dropped_by_flag": int((has_value & ~keep).sum()),
+                **record_counts(has_value, keep),
                 **day_counts(site_daily),
                 "site_name": str(site["SITE_NAME"]),
                 "land_cover": str(site["LAND_COVER"]),
             }
         )
-    return StationTable(
-        meta=meta_table(rows, ("site_name", "land_cover")),
-        daily=daily,
-        dropped=dropped_table(dropped),
-        skipped=skipped_table(skipped),
-    )
+    return StationTable.from_records(rows, ("site_name", "land_cover"), daily, dropped, skipped)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -75,12 +75,9 @@ from helpers.sources._stations import (
     check_name,
     daily_means,
     day_counts,
-    dropped_table,
-    meta_table,
     record_days,
     record_interval_hours,
     records_needed,
-    skipped_table,
 )
 
 VARIABLE_CODE = "sm"  # file-name code of soil moisture
@@ -343,14 +340,8 @@ def read_network(
                     "record_interval_h": min(part.interval_hours for part in parts),
                 }
             )
-    table = StationTable(
-        meta=meta_table(rows, ("land_cover_cci", "climate_kg", "record_interval_h")).astype(
-            {"land_cover_cci": "Int64"}
-        ),
-        daily=daily,
-        dropped=dropped_table(dropped),
-        skipped=skipped_table(skipped),
-    )
+    table = StationTable.from_records(rows, ("land_cover_cci", "climate_kg", "record_interval_h"), daily, dropped, skipped)
+    table.meta = table.meta.astype({"land_cover_cci": "Int64"})
     _warn_all_dropped(table, accepted_flags)
     return table
 

@@ -58,13 +58,11 @@ from helpers.sources._stations import (
     StationTable,
     daily_means,
     day_counts,
-    dropped_table,
     format_column,
-    meta_table,
+    record_counts,
     record_days,
     record_interval_hours,
     records_needed,
-    skipped_table,
 )
 
 NETWORK = "SMAP-CVS"
@@ -272,20 +270,13 @@ def read_sites(
                 "depth_from": DEPTH_M[0],
                 "depth_to": DEPTH_M[1],
                 "sensor": f"upscaled {scale_km} km ({len(files)} file(s))",
-                "n_raw": int(has_value.sum()),
-                "n_kept": int(has_value.sum()),
-                "n_dropped_by_flag": 0,
+                **record_counts(has_value, has_value),
                 **day_counts(site_daily),
                 "site_id": site_id,
                 "scale_km": scale_km,
             }
         )
-    return StationTable(
-        meta=meta_table(rows, ("site_id", "scale_km")),
-        daily=daily,
-        dropped=dropped_table(dropped),
-        skipped=skipped_table(skipped),
-    )
+    return StationTable.from_records(rows, ("site_id", "scale_km"), daily, dropped, skipped)
 
 
 def _site_list(root: Path, sites: pd.DataFrame | None) -> pd.DataFrame:
