@@ -7,6 +7,7 @@ any read of the truth by an estimation step would fail the whole session.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,14 @@ from helpers.params import Params, load_params
 from helpers.world import generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config) -> None:
+    """One thread per process: the pytest-xdist workers and the notebook kernels they start
+    inherit this environment, and two workers share two cores (spinning OpenMP threads of one
+    would halve the other's speed)."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
 
 def write_tiny_params(folder: Path, **changes) -> Path:

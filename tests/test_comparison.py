@@ -9,6 +9,7 @@ from test_training import CENTRAL, SPLIT, make_params, synthetic_arrays
 
 from helpers import comparison
 from helpers.metrics import TRUTH_SKILL_COLUMNS
+from helpers.timings import read_timings
 from helpers.training import ArraySamples, evaluate
 
 NAMES = ["albedo", "lst", "era5_sm", "elevation", "clay"]
@@ -32,8 +33,18 @@ def test_comparison_table_matches_evaluate(trained):
     assert set(table["model"]) == {"lstm", "xgboost"} and set(table["subset"]) == {"all", "sm_gt_0.4"}
     direct = evaluate(results["lstm"].model, samples, "test")
     pd.testing.assert_frame_equal(table[table["model"] == "lstm"].reset_index(drop=True), direct)
-    summary = comparison.training_summary(results)
-    assert (summary["wall_s"] > 0).all()
+    summary = comparison.training_summary(results).set_index("model")
+    assert summary.loc["lstm", "epochs_run"] == len(results["lstm"].history) == 3
+    assert 1 <= summary.loc["lstm", "best_epoch"] <= 3 and summary["data_wait_share"].between(0, 1).all()
+
+
+def test_training_times_go_to_the_timings_not_to_a_table(trained, tmp_path):
+    samples, _ = trained
+    params = make_params(tmp_path, max_epochs=3)
+    comparison.train_all(samples, params, tmp_path, names=["xgboost"], progress=False)
+    recorded = read_timings(params)
+    assert set(recorded) == {"training"} and set(recorded["training"]) == {"xgboost"}
+    assert np.isfinite(recorded["training"]["xgboost"])
 
 
 def test_truth_skill_scores_every_product_on_the_same_days(trained):

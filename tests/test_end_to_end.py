@@ -7,6 +7,8 @@ is out of reach); notebook 00 is executed on it by papermill at the end.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -19,11 +21,11 @@ import xarray as xr
 import yaml
 from conftest import write_tiny_params
 
-from helpers import cube, inventory
+from helpers import cube, inventory, keys
 from helpers.errors import MissingInputsError, SourceError
 from helpers.params import load_params
 from helpers.sources import cosmos_europe, cosmos_uk, glass_lst, ismn, smap_cvs
-from helpers.world import generate_world, node_means
+from helpers.world import generate_world, node_means, world_exists
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +94,15 @@ def test_cube_is_complete_flagged_and_cf(tiny):
     assert not (ds["mask"].values[ds["water_fraction"].values >= 0.5] != cube.MASK_VALUES["water"]).any()
     coverage = cube.read_coverage(tiny)
     assert set(coverage["variable"]) >= {"lst", "era5_sm", cube.TARGET}
+    # every filled value is flagged: the flags' shares over unmasked land are the report's
+    report = coverage.set_index(["variable", "year"])
+    flags_2000 = ds["gap_flag"].sel(time="2000").values[:, land]
+    for variable, bit in (("lst", "lst"), (cube.dynamic_features(tiny)[0], "albedo")):
+        for column, kind in (("filled_share", "filled"), ("long_gap_share", "long_gap")):
+            share = ((flags_2000 & cube.GAP_FLAGS[f"{bit}_{kind}"]) > 0).mean()
+            assert share == pytest.approx(report.loc[(variable, 2000), column], abs=1e-4), (variable, kind)
+    lst = report.loc[("lst", 2000)]
+    assert lst["filled_share"] > 0.1 and lst["valid_share"] + lst["filled_share"] == pytest.approx(1, abs=2e-4)
 
 
 def test_cube_inputs_relate_to_the_truth_as_designed(tiny):
@@ -105,20 +116,37 @@ def test_cube_inputs_relate_to_the_truth_as_designed(tiny):
     assert np.nanmean(np.abs(target - true)) < np.nanmean(np.abs(era5 - true))
 
 
-def test_world_is_deterministic_by_seed(tmp_path):
+def test_world_is_deterministic_by_seed_and_rebuilt_when_its_settings_change(tmp_path, caplog):
+    """Same seed, same world; an existing world is kept for the same settings and rebuilt, with
+    a warning naming the change, for other ones (before: kept whatever the params said)."""
     one_year = {"period": {"start_year": 2000, "end_year": 2000},
                 "sampling": {"stride": 1, "train_years": [2000]}, "experiments": {"training_year_sets": []}}
-    runs = {}
-    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        params = load_params(write_tiny_params(tmp_path / name, seed=seed, **one_year))
-        generate_world(params, progress=False)
-        day = dt.date(2000, 7, 1)
+    day = dt.date(2000, 7, 1)
+
+    def read(params):
         lst = glass_lst.read(params.source_path("glass_lst"), params.to_grid(), day, day).values
-        truth = xr.open_zarr(params.truth_dir / "truth.zarr")["sm"].isel(time=180).values
-        runs[name] = (lst, truth)
+        return lst, xr.open_zarr(params.truth_dir / "truth.zarr")["sm"].isel(time=180).values
+
+    runs = {}
+    for name in ("a", "b"):
+        params = load_params(write_tiny_params(tmp_path / name, seed=3, **one_year))
+        generate_world(params, progress=False)
+        runs[name] = read(params)
     np.testing.assert_array_equal(runs["a"][0], runs["b"][0])
     np.testing.assert_array_equal(runs["a"][1], runs["b"][1])
-    assert not np.array_equal(np.nan_to_num(runs["a"][1]), np.nan_to_num(runs["c"][1]))
+
+    record_file = params.raw_dir / "WORLD_COMPLETE"
+    record = json.loads(record_file.read_text())
+    assert record["digest"] == keys.digest(record["settings"]) and world_exists(params)
+    stamp = record_file.stat().st_mtime_ns
+    generate_world(params, progress=False)  # same settings: kept
+    assert record_file.stat().st_mtime_ns == stamp
+    reseeded = params.model_copy(update={"seed": 4})
+    assert not world_exists(reseeded)
+    with caplog.at_level(logging.WARNING, logger="helpers.world"):
+        generate_world(reseeded, progress=False)
+    assert "seed: 3 -> 4" in caplog.text and json.loads(record_file.read_text())["settings"]["seed"] == 4
+    assert not np.array_equal(np.nan_to_num(read(reseeded)[1]), np.nan_to_num(runs["a"][1]))
 
 
 def test_node_means_are_area_means_around_nodes():
@@ -167,6 +195,7 @@ def test_real_configuration_lists_missing_inputs(tmp_path):
     assert "ERA5-Land" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_notebook_00_runs_on_tiny(tiny):
     out = tiny.run_dir / "notebooks" / "00_data_prep.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)

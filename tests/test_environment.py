@@ -91,3 +91,9 @@ def test_environment_installs_the_project_on_a_supported_python() -> None:
     python = next(entry for entry in env["dependencies"] if str(entry).startswith("python="))
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert SpecifierSet(requires).contains(python.removeprefix("python=") + ".0")
+
+
+def test_makefile_torch_pin_agrees_with_pyproject() -> None:
+    """``make ... TORCH_INDEX=...`` installs torch first from another index: the same version."""
+    line = next(row for row in (ROOT / "Makefile").read_text().splitlines() if row.startswith("TORCH_PIN"))
+    assert line.split(":=")[1].strip() == "torch" + str(pyproject_requirements()["torch"].specifier)

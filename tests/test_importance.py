@@ -1,4 +1,4 @@
-"""Tests of helpers.importance on small synthetic data (notebook 03 runs in tests/test_sampling.py)."""
+"""Tests of helpers.importance on small synthetic data (notebook 03 runs in tests/test_notebooks.py)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_attention_by_lag_averages_the_weights_of_scored_days():
     model = get_model("atlstm", 4, params)
     x, y, _ = synthetic(n=6, days=30)
     everything = np.ones(y.shape, dtype=bool)
-    frame = importance.attention_by_lag(model, x, y, everything, max_lag=5, edges=[0.25])
+    frame = importance.attention_by_sm_range(model, x, y, everything, max_lag=5, edges=[0.25])
     weights = model(torch.from_numpy(x), return_attention=True)["attention"]
     np.testing.assert_allclose(weights.detach().sum(-1).numpy(), 1.0, atol=1e-5)
     lags, expected = lag_means(weights, max_lag=5)
@@ -104,7 +104,7 @@ def test_attention_by_lag_averages_the_weights_of_scored_days():
     ranges = frame[(frame["lag"] == 0) & (frame["sm_range"] != "all")]
     assert ranges["days"].sum() == overall["days"].iloc[0] == y.size
     with pytest.raises(ValueError, match="AtLSTM"):
-        importance.attention_by_lag(get_model("lstm", 4, params), x, y, everything, 5, [0.25])
+        importance.attention_by_sm_range(get_model("lstm", 4, params), x, y, everything, 5, [0.25])
 
 
 def test_aspect_points_where_the_slope_faces():

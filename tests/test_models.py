@@ -128,7 +128,13 @@ def test_atlstm_attention_distributions(sequences):
     assert "attention" not in model(sequences)
     lags, weights = attention_by_lag(attention)
     np.testing.assert_array_equal(lags, -lags[::-1])
-    assert lags[0] == -(TIME - 1) and len(weights) == 2 * TIME - 1 and np.all(weights >= 0)
+    assert lags[0] == -(TIME - 1) and len(weights) == 2 * TIME - 1
+    # each lag averages the TIME - |lag| days that have it, each day's weights summing to 1
+    assert (weights * (TIME - np.abs(lags))).sum() == pytest.approx(TIME, rel=1e-5)
+    diagonal = attention.detach().diagonal(dim1=1, dim2=2).mean().item()
+    assert weights[lags == 0][0] == pytest.approx(diagonal, rel=1e-5)
+    yesterday = attention.detach().diagonal(offset=-1, dim1=1, dim2=2).mean().item()
+    assert weights[lags == -1][0] == pytest.approx(yesterday, rel=1e-5)
 
 
 def test_atlstm_window_restricts_attention(sequences):

@@ -54,6 +54,13 @@ def test_paper_is_the_real_configuration():
         (lambda d: d["world"].update(era5_resolution=3.0), "whole multiple"),
         (lambda d: d["world"].update(era5_resolution=8.0), "must divide 90"),
         (lambda d: d.pop("world"), "data_root is required"),
+        (lambda d: d["sampling"].update(split_ratios=[1.0, 0.0, 0.0]), "validation 0.0, test 0.0"),
+        (lambda d: d["sampling"].update(split_ratios=[0.9, 0.1, 0.0]), "every split needs locations"),
+        (
+            lambda d: d["sampling"].update(train_years=[2000, 2000]),
+            "sampling.train_years: 2000 given more than once",
+        ),
+        (lambda d: d["production"].update(years=[2001, 2000, 2001]), "production.years [2001, 2000, 2001]"),
     ],
 )
 def test_invalid_params_name_the_key(tmp_path, tiny, mutate, message):
@@ -73,6 +80,15 @@ def test_missing_and_non_mapping_files(tmp_path):
         load_params(bad)
 
 
+def test_params_file_that_is_not_utf8_names_the_file(tmp_path, tiny):
+    path = tmp_path / "latin1.yaml"
+    tiny["description"] = "Gaußsche Glättung"
+    path.write_bytes(yaml.safe_dump(tiny, allow_unicode=True).encode("latin-1"))
+    with pytest.raises(ParamsError, match=r"not UTF-8 text \(byte 0x[0-9a-f]{2} at offset \d+\)") as info:
+        load_params(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
 def test_overrides_and_derived_paths(tiny, tmp_path):
     tiny["outputs_dir"] = str(tmp_path / "out")
     params = load_params(write(tmp_path, tiny), run_name="other")
@@ -90,7 +106,9 @@ def test_production_settings_are_checked_and_model_paths_resolved(tmp_path):
     with pytest.raises(ParamsError, match="go together"):
         load_params(base, production={"export_start": "2000-02-01"})
     with pytest.raises(ParamsError, match="lie outside the produced years"):
-        load_params(base, production={"years": [2001], "export_start": "2000-02-01", "export_end": "2000-02-02"})
+        load_params(
+            base, production={"years": [2001], "export_start": "2000-02-01", "export_end": "2000-02-02"}
+        )
     with pytest.raises(ParamsError, match="expected a date"):
         load_params(base, production={"export_start": "July", "export_end": "2000-02-02"})
     with pytest.raises(ParamsError, match=r"production\.device"):

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+import torch
 import yaml
 
+from helpers import pipeline
 from helpers.errors import MissingInputsError
 from helpers.pipeline import (
     NotebookFailedError,
@@ -80,6 +83,11 @@ def order_of(run_dir: Path) -> list[str]:
     return (run_dir / "tables" / "order.txt").read_text().split()
 
 
+def is_duration(value: object) -> bool:
+    """A recorded wall time: a finite number of seconds >= 0 (its size depends on the machine)."""
+    return isinstance(value, int | float) and math.isfinite(value) and value >= 0
+
+
 def test_runs_every_notebook_in_order_and_records_provenance(tmp_path: Path, notebooks: Path) -> None:
     manifest = run_pipeline(tiny_params(tmp_path), notebooks_dir=notebooks, command="make demo")
     run_dir = tmp_path / "outputs" / "tiny"
@@ -96,13 +104,16 @@ def test_runs_every_notebook_in_order_and_records_provenance(tmp_path: Path, not
     assert set(manifest["git"]) == {"commit", "dirty"}
     assert manifest["packages"]["numpy"] == np.__version__
     assert "papermill" in manifest["packages"]
-    assert manifest["wall_s"] > 0
+    assert manifest["cpu_count"] == os.cpu_count()
+    assert manifest["torch_threads"] == torch.get_num_threads()
+    assert is_duration(manifest["wall_s"])
+    assert manifest["started_utc"] <= manifest["finished_utc"]
     entries = manifest["notebooks"]
     assert [e["name"] for e in entries] == ["00_first.ipynb", "01_second.ipynb", "02_third.ipynb"]
     for entry in entries:
         assert entry["status"] == "succeeded"
-        assert entry["wall_s"] > 0
-        assert entry["started"] <= entry["finished"]
+        assert is_duration(entry["wall_s"])
+        assert manifest["started_utc"] <= entry["started"] <= entry["finished"] <= manifest["finished_utc"]
         executed = nbformat.read(run_dir / entry["executed_copy"], as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert str(tmp_path / "params.yaml") in injected[0].source
@@ -187,7 +198,7 @@ def test_real_data_configuration_checks_inputs_first(
         checked.append(params)
         raise MissingInputsError([("GLASS AVHRR LST", "/data/glass_lst/*.hdf", "GLASS archive")])
 
-    monkeypatch.setitem(sys.modules, "helpers.inventory", types.SimpleNamespace(check_inputs=check_inputs))
+    monkeypatch.setattr(pipeline, "check_inputs", check_inputs)
     params = tiny_params(tmp_path, world=None, data_root=str(tmp_path / "data"))
     status = main([str(params), "--notebooks-dir", str(notebooks)])
 
@@ -195,3 +206,88 @@ def test_real_data_configuration_checks_inputs_first(
     assert len(checked) == 1
     assert "GLASS AVHRR LST: expected /data/glass_lst/*.hdf" in capsys.readouterr().err
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"status": "runn', "not valid JSON"),  # cut short
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"notebooks": [{"status": "pending"}]}', "notebooks must be a list of entries with a name"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
+def test_corrupt_manifest_is_refused_and_left_as_it_was(
+    tmp_path: Path, notebooks: Path, capsys: pytest.CaptureFixture[str], content: bytes, problem: str
+) -> None:
+    run_dir = tmp_path / "outputs" / "tiny"
+    run_dir.mkdir(parents=True)
+    manifest = run_dir / "manifest.json"
+    manifest.write_bytes(content)
+    status = main([str(tiny_params(tmp_path)), "--notebooks-dir", str(notebooks)])
+    err = capsys.readouterr().err
+
+    assert status == 2
+    assert f"error: {manifest}: corrupt run manifest" in err and problem in err
+    assert "Traceback" not in err
+    assert manifest.read_bytes() == content  # kept for inspection, not overwritten
+    assert [p.name for p in run_dir.iterdir()] == ["manifest.json"]  # nothing written beside it
+
+
+def test_outputs_dir_that_cannot_be_created_is_refused(
+    tmp_path: Path, notebooks: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where outputs_dir's parent folder should be")
+    status = main(
+        [str(tiny_params(tmp_path, outputs_dir=str(blocker / "outputs"))), "--notebooks-dir", str(notebooks)]
+    )
+    err = capsys.readouterr().err
+
+    assert status == 2
+    assert f"error: {blocker}: a file, not a folder: cannot create the run folder" in err
+    assert "outputs_dir must be a writable folder" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "params.yaml"]
+
+
+def test_run_folder_half_created_is_removed_again(
+    tmp_path: Path, notebooks: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder that cannot be created (here: figures/) leaves none of the folders made before it."""
+    mkdir = Path.mkdir
+
+    def refusing_mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name == "figures":
+            raise PermissionError(13, "Permission denied", str(self))
+        mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refusing_mkdir)
+    status = main([str(tiny_params(tmp_path)), "--notebooks-dir", str(notebooks)])
+    err = capsys.readouterr().err
+
+    assert status == 2
+    assert f"error: {tmp_path / 'outputs' / 'tiny' / 'figures'}: cannot create the run folder" in err
+    assert "Permission denied" in err and "Traceback" not in err
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_run_folder_without_write_access_is_refused(
+    tmp_path: Path, notebooks: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing run folder where the manifest cannot be written: refused, the folder left as it was."""
+    run_dir = tmp_path / "outputs" / "tiny"
+    for name in ("notebooks", "figures", "tables", "data"):
+        (run_dir / name).mkdir(parents=True)
+
+    def refusing_write(folder: Path, record: dict) -> Path:
+        raise PermissionError(13, "Permission denied", str(folder / "manifest.json"))
+
+    monkeypatch.setattr(pipeline, "write_manifest", refusing_write)
+    status = main([str(tiny_params(tmp_path)), "--notebooks-dir", str(notebooks)])
+    err = capsys.readouterr().err
+
+    assert status == 2
+    assert f"error: {run_dir / 'manifest.json'}: cannot write the run manifest" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in run_dir.iterdir()) == ["data", "figures", "notebooks", "tables"]

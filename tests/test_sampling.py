@@ -264,28 +264,13 @@ def test_tabular_rows_are_the_valid_central_target_days(built):
     assert np.isin(small_X[:, feature("lst", params)], X[:, feature("lst", params)]).all()
 
 
-def test_batches_cover_the_split_exactly_once_per_epoch(built):
-    params, _, store = built
-    x, _, _ = store.sequences("validation")
-    key = (feature("era5_sm", params), feature("lst", params))
-    expected = sorted(map(tuple, x[:, 0, key].round(5)))
-    seen, sizes = [], []
-    for xb, yb, mask in store.batches("validation", 7, np.random.default_rng(0)):
-        sizes.append(len(xb))
-        seen.extend(map(tuple, xb[:, 0, key].round(5)))
-        assert np.isfinite(yb).all() and (yb[~mask] == 0).all()
-        assert mask.sum() > 0 and xb.dtype == np.float32
-    assert sorted(seen) == expected and len(set(seen)) == len(x)
-    assert max(sizes) == 7 and sum(sizes) == len(x)
-    first = next(store.batches("validation", 7, np.random.default_rng(1)))[0]
-    assert not np.array_equal(first, next(store.batches("validation", 7, np.random.default_rng(2)))[0])
-
-
 def test_windows_are_centred_on_the_target_day(built):
     params, ds, store = built
     lst = feature("lst", params)
     rng = np.random.default_rng(0)
-    x, y = store.windows("test", length=9, max_windows=300, rng=rng, years=[2000], normalise=False)
+    sequences, target, central = store.sequences("test", years=[2000], normalise=False)
+    seq, day = sampling.window_days(target, central, 9, 300, rng)
+    x, y = sampling.gather_windows(sequences, seq, day, 9), target[seq, day]
     assert x.shape == (300, 9, len(feature_names(params))) and np.isfinite(y).all()
     np.testing.assert_array_equal(x[:, :, lst] - x[:, 4:5, lst], np.broadcast_to(np.arange(-4, 5), (300, 9)))
     days = x[:, 4, lst].astype(int)
@@ -294,10 +279,10 @@ def test_windows_are_centred_on_the_target_day(built):
         x[:, 4, feature("era5_sm", params)].astype(int) % 1000,
     )
     np.testing.assert_array_equal(y, ds[TARGET].values[days, rows, cols])
-    one, _ = store.windows("test", length=1, max_windows=10, rng=np.random.default_rng(0))
+    one = sampling.gather_windows(sequences, *sampling.window_days(target, central, 1, 10, rng), 1)
     assert one.shape == (10, 1, x.shape[2])
     with pytest.raises(ValueError, match="odd"):
-        store.windows("test", length=4, max_windows=10, rng=np.random.default_rng(0))
+        sampling.window_days(target, central, 4, 10, rng)
 
 
 def test_existing_store_is_kept_and_unknown_split_rejected(built):
@@ -355,9 +340,9 @@ def test_store_built_with_other_settings_is_rebuilt(built, tmp_path):
     _, ds, _ = built
     params = make_params(tmp_path)
     sampling.build_samples(params, ds=ds, progress=False)
-    assert sampling._stale_reasons(params.samples_path, params) == []
+    assert sampling._stale_reasons(params.samples_path, params, ds) == []
     blocks = make_params(tmp_path, split_method="blocks", block_size_deg=5.0)
-    assert any("sampling" in reason for reason in sampling._stale_reasons(params.samples_path, blocks))
+    assert any("sampling" in reason for reason in sampling._stale_reasons(params.samples_path, blocks, ds))
     sampling.build_samples(blocks, ds=ds, progress=False)
     rebuilt = sampling.open_samples(blocks)
     assert rebuilt.locations.groupby("block")["split"].nunique().max() == 1

@@ -399,6 +399,62 @@ def test_era5_errors(era5_dir: Path, tmp_path: Path) -> None:
         era5_land.read(tmp_path, grid, dt.date(2002, 1, 1), dt.date(2002, 1, 2))
 
 
+def _era5_file_with_time(tmp_path: Path, time_name: str) -> Path:
+    """A 30-degree ERA5-Land file of 2002 whose time variable (and dimension) is ``time_name``."""
+    path = era5_land.create(tmp_path, 2002, 30.0)
+    if time_name != "valid_time":
+        with netCDF4.Dataset(path, "a") as nc:
+            nc.renameDimension("valid_time", time_name)
+            nc.renameVariable("valid_time", time_name)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("time_name", "attribute", "value"),
+    [
+        ("valid_time", "units", None),  # attribute missing
+        ("time", "units", None),
+        ("valid_time", "units", "seconds"),  # no reference date
+        ("time", "units", "hours since the first of January"),  # reference date unreadable
+        ("valid_time", "units", 5),  # a number, not a string
+        ("valid_time", "calendar", "martian"),  # a calendar that is not Gregorian
+    ],
+)
+def test_era5_unusable_time_units_name_the_file_and_variable(
+    tmp_path: Path, time_name: str, attribute: str, value: object
+) -> None:
+    path = _era5_file_with_time(tmp_path, time_name)
+    with netCDF4.Dataset(path, "a") as nc:
+        if value is None:
+            nc[time_name].delncattr(attribute)
+        else:
+            nc[time_name].setncattr(attribute, value)
+    with pytest.raises(SourceError, match=rf"time variable {time_name}: .*expected CF units") as error:
+        era5_land.read(tmp_path, Grid(30.0), dt.date(2002, 1, 1), dt.date(2002, 1, 2))
+    assert error.value.path == path
+
+
+def test_era5_axis_of_one_node_names_the_file(tmp_path: Path) -> None:
+    """A file with a single longitude node cannot be regridded: the error names file and axis."""
+    path = tmp_path / era5_land.file_name(2001)
+    with netCDF4.Dataset(path, "w") as nc:
+        for name, size in (("valid_time", 2), ("latitude", 3), ("longitude", 1)):
+            nc.createDimension(name, size)
+        time = nc.createVariable("valid_time", "i8", ("valid_time",))
+        time.units = "days since 2001-01-01"
+        time[:] = [0, 1]
+        nc.createVariable("latitude", "f8", ("latitude",))[:] = [10.0, 5.0, 0.0]
+        nc.createVariable("longitude", "f8", ("longitude",))[:] = [5.0]
+        swvl1 = nc.createVariable("swvl1", "f4", ("valid_time", "latitude", "longitude"))
+        swvl1.units = "m**3 m**-3"
+        swvl1[:] = 0.2
+    with pytest.raises(SourceError, match="longitude axis has 1 value") as error:
+        era5_land.read(
+            tmp_path, Grid(5.0, west=0, south=0, east=10, north=10), dt.date(2001, 1, 1), dt.date(2001, 1, 2)
+        )
+    assert error.value.path == path
+
+
 # ---------------------------------------------------------------- ESA CCI SM (NetCDF cells)
 
 
@@ -486,6 +542,20 @@ def test_merit_errors(tmp_path: Path) -> None:
         merit_dem.read(tmp_path / "missing", Grid(1.0))
 
 
+def test_merit_truncated_tile_names_the_tile(tmp_path: Path) -> None:
+    """A tile cut short opens (its header is intact) but fails when read: SourceError naming it."""
+    rng = np.random.default_rng(0)  # incompressible values: the cut falls inside the pixel data
+    for lon_west in (10, 15):
+        merit_dem.write_tile(tmp_path, 55, lon_west, rng.uniform(0, 500, (40, 40)))
+    broken = tmp_path / merit_dem.tile_name(55, 15)
+    truncate(broken)
+    with rasterio.open(broken) as src:
+        assert src.width == 40  # still opens: only reading the pixels fails
+    with pytest.raises(SourceError, match="truncated or corrupt") as error:
+        merit_dem.read(tmp_path, Grid(1.0, west=10, south=55, east=20, north=60))
+    assert error.value.path == broken
+
+
 # ---------------------------------------------------------------- SoilGrids (GeoTIFF, any CRS)
 
 
@@ -546,6 +616,15 @@ def test_soilgrids_errors(tmp_path: Path) -> None:
         soilgrids.read(tmp_path, grid)
 
 
+def test_geographic_raster_one_pixel_wide_names_the_file(tmp_path: Path) -> None:
+    path = soilgrids.write(
+        tmp_path, "clay", Grid(1.0, west=10, south=0, east=11, north=10), np.full((10, 1), 30.0)
+    )
+    with pytest.raises(SourceError, match="longitude axis has 1 value") as error:
+        soilgrids.read_property(tmp_path, "clay", Grid(1.0, west=10, south=0, east=11, north=10))
+    assert error.value.path == path
+
+
 # ---------------------------------------------------------------- MCD12C1 (HDF4 and packaged GeoTIFF)
 
 
@@ -570,8 +649,20 @@ def test_mcd12c1_majority_and_fractions(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         same.land_cover.values, np.where(classes[:4, :2] == 255, 0, classes[:4, :2])
     )
-    with pytest.raises(ValueError, match="integer multiple"):
+    with pytest.raises(SourceError, match=r"grid resolution 0\.25 deg must be an integer multiple") as error:
         mcd12c1.read(path, Grid(0.25))
+    assert error.value.path == path
+
+
+def test_mcd12c1_destination_one_file_cell_wide(tmp_path: Path) -> None:
+    """A destination column of one file cell (an edge tile at the file's resolution) reads like any other."""
+    grid = Grid(0.5)
+    classes = np.tile(np.arange(grid.nlon, dtype=np.uint8) % 15, (grid.nlat, 1))
+    path = mcd12c1.write(tmp_path, 2019, classes, grid)
+    column = mcd12c1.read(path, Grid(0.5, west=10, south=0, east=10.5, north=10))
+    np.testing.assert_array_equal(column.land_cover.values, classes[160:180, 380:381])
+    packaged = mcd12c1.read(mcd12c1.packaged_geotiff(), Grid(0.05, west=-40, south=74, east=-39.95, north=75))
+    assert packaged.land_cover.shape == (20, 1) and np.all(packaged.land_cover.values == 15)  # Greenland ice
 
 
 def test_mcd12c1_packaged_geotiff_greenland_is_ice() -> None:
@@ -591,3 +682,26 @@ def test_mcd12c1_errors(tmp_path: Path) -> None:
     _hdf4.create(path, Grid(1.0), [glass_lst.SPEC])
     with pytest.raises(SourceError, match="SDS Majority_Land_Cover_Type_1 not found; file has: LST"):
         mcd12c1.read(path, Grid(1.0))
+
+
+@pytest.mark.parametrize("shape", [(3, 6), (1, 2)])
+def test_mcd12c1_odd_row_count_is_not_a_global_grid(tmp_path: Path, shape: tuple[int, int]) -> None:
+    """180 / rows must give cells that tile the globe from the poles; an odd row count does not."""
+    path = tmp_path / "MCD12C1.A2019001.006.2020220162300.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        dtype="uint8",
+        count=1,
+        width=shape[1],
+        height=shape[0],
+        crs="EPSG:4326",
+        transform=from_origin(-180, 90, 360 / shape[1], 180 / shape[0]),
+    ) as dst:
+        dst.write(np.full(shape, 10, dtype=np.uint8), 1)
+    with pytest.raises(
+        SourceError, match=rf"array shape \({shape[0]}, {shape[1]}\) is not a global"
+    ) as error:
+        mcd12c1.read(path, Grid(10.0))
+    assert error.value.path == path

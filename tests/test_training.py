@@ -104,15 +104,8 @@ def test_array_samples_read_like_a_sample_store(samples):
     normalised, _, _ = samples.sequences("train")
     np.testing.assert_allclose(normalised[central].mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(normalised[central].std(axis=0), 1, atol=1e-4)
-    batches = list(samples.batches("validation", 5, np.random.default_rng(0)))
-    assert [len(b[0]) for b in batches] == [5, 5, 2]
-    _, y_val, central_val = samples.sequences("validation")
-    assert sum(int(mask.sum()) for _, _, mask in batches) == int((central_val & np.isfinite(y_val)).sum())
-    assert all(np.isfinite(target).all() and not mask[:, ~CENTRAL].any() for _, target, mask in batches)
     rows, target = samples.tabular("test", max_rows=100, rng=np.random.default_rng(0))
     assert rows.shape == (100, F) and np.isfinite(target).all()
-    windows, centre = samples.windows("test", 7, 50, np.random.default_rng(0))
-    assert windows.shape == (50, 7, F) and centre.shape == (50,)
     with pytest.raises(ValueError, match="split must be one of"):
         samples.sequences("training")
 
@@ -162,7 +155,11 @@ def test_deep_model_learns_better_than_the_mean(name, samples, lstm_run, tmp_pat
     assert history["val_loss"].min() < history["val_loss"].iloc[0] / 2
     assert result.best_epoch == int(history["epoch"][history["val_loss"].idxmin()])
     assert result.model_path == Path(result.model_path).parent / f"{name}.pt" and result.model_path.is_file()
-    assert 0 < result.data_wait_fraction < 1 and result.pixel_days_per_second > 0  # a share, on any machine
+    # no bound on times (any machine must pass): the data wait is a share of the wall time, and
+    # the rate times the wall time (which cancels) is every day of every sequence of every epoch
+    assert 0 <= result.data_wait_fraction <= 1
+    per_epoch = make_params(tmp_path).training.sequences_per_epoch or int((SPLIT == "train").sum())
+    assert result.pixel_days_per_second * result.wall_seconds == pytest.approx(len(history) * per_epoch * T)
     assert not result.model.training
 
 
@@ -202,7 +199,7 @@ def test_early_stopping_stops_after_patience_epochs(tmp_path):
     assert len(result.history) < 60
     assert len(result.history) == result.best_epoch + 2
     assert result.history["val_loss"].iloc[-2:].min() >= result.history["val_loss"].min()
-    per_epoch = result.pixel_days_per_second * result.wall_seconds / len(result.history)
+    per_epoch = result.pixel_days_per_second * result.wall_seconds / len(result.history)  # wall time cancels
     assert per_epoch == pytest.approx(8 * T)
 
 

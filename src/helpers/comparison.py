@@ -20,6 +20,7 @@ import pandas as pd
 from helpers.metrics import TRUTH_SKILL_COLUMNS, score_all
 from helpers.models import is_sequence_model
 from helpers.params import Params
+from helpers.timings import record_timings
 from helpers.training import (
     Samples,
     TrainingResult,
@@ -51,18 +52,21 @@ class TestPredictions:
 def train_all(
     samples: Samples, params: Params, run_dir: Path, names: Sequence[str] = MODEL_ORDER, progress: bool = True
 ) -> dict[str, TrainingResult]:
-    """Train each named model of the zoo on the same samples (see :mod:`helpers.training`)."""
+    """Train each named model of the zoo on the same samples (see :mod:`helpers.training`);
+    their wall-clock seconds go to the run's timings (:mod:`helpers.timings`), not to a table."""
     results = {}
     for name in names:
         if is_sequence_model(name):
             results[name] = train_torch_model(name, samples, params, run_dir, progress=progress)
         else:
             results[name] = train_xgboost(samples, params, run_dir)
+    record_timings(params, "training", {name: result.wall_seconds for name, result in results.items()})
     return results
 
 
 def training_summary(results: dict[str, TrainingResult]) -> pd.DataFrame:
-    """Per model: best epoch, wall time, training throughput and time spent waiting for data."""
+    """Per model: best epoch, wall time, training throughput and time spent waiting for data
+    (for display: the timings depend on the machine, so no result table holds them)."""
     return pd.DataFrame(
         [
             {

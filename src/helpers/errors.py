@@ -25,6 +25,18 @@ class SourceError(GlassSMError):
         super().__init__(f"{path}: {problem}")
 
 
+class RunFolderError(GlassSMError):
+    """A run folder cannot be used: its manifest is corrupt, or the folder cannot be created or written.
+
+    The message always starts with the offending path.
+    """
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
 class MissingInputsError(GlassSMError):
     """Input files required by a configuration are absent; lists each with its origin."""
 
@@ -34,3 +46,10 @@ class MissingInputsError(GlassSMError):
         for product, where, origin in missing:
             lines.append(f"  - {product}: expected {where}\n      source: {origin}")
         super().__init__("\n".join(lines))
+
+
+class StaleArtefactError(GlassSMError):
+    """A stored result (datacube, samples, ...) was made with other settings than the run's.
+
+    The message starts with the artefact's path and names what changed.
+    """

@@ -51,6 +51,7 @@ import pandas as pd
 from helpers.cube import dynamic_features
 from helpers.params import Params
 from helpers.sampling import SampleStore, gather_windows, split_distance_km, split_labels, window_days
+from helpers.timings import record_timings
 from helpers.training import (
     COMPARISON_COLUMNS,
     ArraySamples,
@@ -206,7 +207,7 @@ def sequence_length_experiment(
     -------
     pandas.DataFrame
         One row per length and subset: ``window_days`` (the reference: its sequence length),
-        ``input`` (``window`` or ``full sequence``), ``train_windows``, ``wall_s`` and the
+        ``input`` (``window`` or ``full sequence``), ``train_windows`` and the
         comparison metrics, all scored on the same test days.
     """
     settings = params.experiments
@@ -224,10 +225,10 @@ def sequence_length_experiment(
             window_days=days,
             input="full sequence",
             train_windows=np.nan,
-            wall_s=round(reference.result.wall_seconds, 1),
         )
     ]
     pools = {split: _pool(store, split, budget, rng) for split in ("train", "validation")}
+    seconds = {"reference": reference.result.wall_seconds}
     for length in settings.window_lengths:
         offset = int(rng.integers(0, length))
         crops = {split: crop_sequences(*pool, length, offset) for split, pool in pools.items()}
@@ -254,9 +255,10 @@ def sequence_length_experiment(
                 window_days=length,
                 input="window",
                 train_windows=len(crops["train"][0]),
-                wall_s=round(result.wall_seconds, 1),
             )
         )
+        seconds[f"window_{length}"] = result.wall_seconds
+    record_timings(params, "experiment_sequence_length", seconds)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -286,7 +288,7 @@ def xgboost_samples_experiment(
     -------
     pandas.DataFrame
         One row per run and subset: ``fewer_by`` (train pixel-days available divided by the rows
-        used), ``train_rows``, ``wall_s`` and the comparison metrics on the test split. ``main``
+        used), ``train_rows`` and the comparison metrics on the test split. ``main``
         (the comparison's XGBoost, ``training.xgboost_max_rows`` rows) is included when given.
     """
     available = int(store.central_targets("train").size)
@@ -306,10 +308,10 @@ def xgboost_samples_experiment(
             evaluate(result.model, store),
             fewer_by=round(available / rows, 1),
             train_rows=rows,
-            wall_s=round(result.wall_seconds, 1),
         )
         for rows, result in runs
     ]
+    record_timings(params, "experiment_xgboost_samples", {f"rows_{rows}": result.wall_seconds for rows, result in runs})
     return pd.concat(frames, ignore_index=True).sort_values(["train_rows", "subset"], ignore_index=True)
 
 
@@ -334,7 +336,7 @@ def ablation_experiment(
     -------
     pandas.DataFrame
         Rows per variant and subset: ``variant`` (``all inputs`` or the ablation),
-        ``inputs_left_out``, ``n_inputs``, ``wall_s`` and the comparison metrics on the test split.
+        ``inputs_left_out``, ``n_inputs`` and the comparison metrics on the test split.
     """
     name = params.experiments.model
     budget = experiment_params(params)
@@ -344,9 +346,9 @@ def ablation_experiment(
             variant="all inputs",
             inputs_left_out="",
             n_inputs=len(store.feature_names),
-            wall_s=round(reference.result.wall_seconds, 1),
         )
     ]
+    seconds = {"all inputs": reference.result.wall_seconds}
     for ablation in params.experiments.ablations:
         left_out = ablation_features(params, ablation)
         kept = [feature for feature in store.feature_names if feature not in left_out]
@@ -365,9 +367,10 @@ def ablation_experiment(
                 variant=ablation,
                 inputs_left_out=" ".join(left_out),
                 n_inputs=len(kept),
-                wall_s=round(result.wall_seconds, 1),
             )
         )
+        seconds[ablation] = result.wall_seconds
+    record_timings(params, "experiment_ablations", seconds)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -398,7 +401,7 @@ def spatial_split_experiment(
         Rows per split, test set and subset: ``split_method``, ``test_set`` (``own`` or
         ``shared``: the locations that are test locations in both splits), ``test_locations``,
         ``min_km_to_train`` and ``median_km_to_train`` (from each test location to the nearest
-        training location of that split), ``wall_s`` and the comparison metrics.
+        training location of that split) and the comparison metrics.
     other : SampleStore
         The store seen through the other split (its ``locations`` hold the split, for a map).
     """
@@ -427,7 +430,6 @@ def spatial_split_experiment(
             split_method=split_method,
             min_km_to_train=round(min_km, 1),
             median_km_to_train=round(median_km, 1),
-            wall_s=round(run.wall_seconds, 1),
         )
         n_test = int((view.locations["split"] == "test").sum())
         frames.append(_with(own, test_set="own", test_locations=n_test, **common))
@@ -444,6 +446,7 @@ def spatial_split_experiment(
                     **common,
                 )
             )
+    record_timings(params, "experiment_spatial_split", {method: run.wall_seconds for method, _, run, _ in runs})
     return pd.concat(frames, ignore_index=True), other
 
 
@@ -460,7 +463,7 @@ def training_years_experiment(
     pandas.DataFrame
         Rows per training-year set, test year and subset: ``training_years`` (e.g.
         ``2000 2001 2003``), ``test_year``, ``seen`` (the test year was a training year; the
-        locations are test locations all the same), ``wall_s`` and the comparison metrics.
+        locations are test locations all the same) and the comparison metrics.
     """
     name = params.experiments.model
     budget = experiment_params(params)
@@ -490,7 +493,8 @@ def training_years_experiment(
                     training_years=" ".join(map(str, years)),
                     test_year=year,
                     seen=year in years,
-                    wall_s=round(result.wall_seconds, 1),
                 )
             )
+    seconds = {" ".join(map(str, years)): result.wall_seconds for years, result, _ in runs}
+    record_timings(params, "experiment_training_years", seconds)
     return pd.concat(frames, ignore_index=True)

@@ -16,7 +16,7 @@ Which inputs do the models rely on, and which days does the AtLSTM look at?
   sequences. One input's whole series is exchanged between sequences (other locations and
   years). Its importance is the increase of the RMSE against the target on the scored days. A
   feature the model does not take cannot change its predictions, so its importance is exactly 0.
-* **Attention** (:func:`attention_by_lag`): the AtLSTM's attention weight as a function of the
+* **Attention** (:func:`attention_by_sm_range`): the AtLSTM's attention weight as a function of the
   lag between the attended day and the predicted day, averaged over test sequences, for all
   predicted days and per range of the target SM on the predicted day.
 
@@ -40,11 +40,12 @@ import torch
 import xarray as xr
 import xgboost
 
+from helpers import inputs
 from helpers.comparison import MODEL_ORDER
 from helpers.cube import STATIC_FEATURES, open_cube
 from helpers.metrics import rmse
 from helpers.models import PREDICTION_KEY, Model, SequenceModel, XGBoostModel, load_model
-from helpers.models.atlstm import AtLSTM
+from helpers.models.atlstm import AtLSTM, attention_lag_sums
 from helpers.params import Params
 from helpers.sampling import MARGIN_DAYS, SampleStore, tabular_rows
 from helpers.training import predict
@@ -52,9 +53,20 @@ from helpers.training import predict
 IMPORTANCE_COLUMNS = ("model", "feature", "importance", "method")
 #: Days of the central year whose predictions the deep models' SHAP values explain.
 EXPLAINED_DAYS_OF_YEAR = (15, 105, 196, 288)
+#: One random stream per computation of notebook 03 (:func:`generator`).
+STREAMS = ("treeshap_rows", "shap_background", "shap_sequences", "permutation", "attention")
 
 
 # XGBoost -----------------------------------------------------------------------------------
+
+
+def generator(params: Params, computation: str) -> np.random.Generator:
+    """The random generator of one computation: ``SeedSequence([seed, k])`` for the ``k``-th
+    of :data:`STREAMS`, so that re-running one cell of notebook 03 repeats its rows whatever
+    ran before it."""
+    if computation not in STREAMS:
+        raise ValueError(f"computation must be one of {STREAMS}, got {computation!r}")
+    return np.random.default_rng(np.random.SeedSequence([params.seed, STREAMS.index(computation)]))
 
 
 def xgboost_shap(model: XGBoostModel, rows: np.ndarray) -> tuple[np.ndarray, float]:
@@ -167,10 +179,10 @@ def sequence_shap(
     try:
         wrapped = _AtPositions(model, positions)
         device = next(model.parameters()).device
-        data = torch.as_tensor(np.nan_to_num(background), dtype=torch.float32, device=device)
+        data = torch.as_tensor(inputs.fill_missing(background, "SHAP background"), device=device)
         explainer = shap.GradientExplainer(wrapped, data, batch_size=batch_size)
-        inputs = torch.as_tensor(np.nan_to_num(x), dtype=torch.float32, device=device)
-        raw = np.asarray(explainer.shap_values(inputs, nsamples=nsamples, rseed=seed))  # (n, T, F, days)
+        explained = torch.as_tensor(inputs.fill_missing(x, "SHAP sequences"), device=device)
+        raw = np.asarray(explainer.shap_values(explained, nsamples=nsamples, rseed=seed))  # (n, T, F, days)
         with torch.no_grad():
             base = wrapped(data).mean(dim=0).cpu().numpy()
     finally:
@@ -243,7 +255,7 @@ def sm_range_labels(edges: Sequence[float]) -> list[str]:
     return [f"SM < {edges[0]:g}", *inner, f"SM > {edges[-1]:g}"]
 
 
-def attention_by_lag(
+def attention_by_sm_range(
     model: AtLSTM,
     x: np.ndarray,
     y: np.ndarray,
@@ -254,9 +266,9 @@ def attention_by_lag(
 ) -> pd.DataFrame:
     """Mean attention weight against the lag from the predicted day, overall and per SM range.
 
-    For predicted day ``t`` (a central day with a target) and lag ``l``, the weight is
-    ``a[t, t + l]``; it is averaged over all such days of all sequences (``sm_range`` ``all``)
-    and over those whose target lies in each range cut by ``edges``. Negative lags are the past.
+    :func:`helpers.models.atlstm.attention_by_lag` over the predicted days ``t`` that are
+    central days with a target: all of them (``sm_range`` ``all``) and those whose target lies
+    in each range cut by ``edges``. Negative lags are the past.
 
     Returns
     -------
@@ -264,41 +276,34 @@ def attention_by_lag(
         Columns ``sm_range, lag, weight, days`` (``days``: predicted days averaged over).
     """
     if not isinstance(model, AtLSTM):
-        raise ValueError(f"attention_by_lag needs an AtLSTM, got {type(model).__name__}")
-    lags = np.arange(-max_lag, max_lag + 1)
+        raise ValueError(f"attention_by_sm_range needs an AtLSTM, got {type(model).__name__}")
     labels = ["all", *sm_range_labels(edges)]
-    sums = np.zeros((len(labels), lags.size))
-    counts = np.zeros((len(labels), lags.size))
+    totals: list[np.ndarray] = [0.0] * len(labels)  # type: ignore[list-item]
+    counts: list[np.ndarray] = [0.0] * len(labels)  # type: ignore[list-item]
+    days = np.zeros(len(labels), dtype=int)
     model.eval()
     device = next(model.parameters()).device
     for start in range(0, len(x), batch_size):
-        xb = torch.as_tensor(np.nan_to_num(x[start : start + batch_size]), dtype=torch.float32, device=device)
+        xb = torch.as_tensor(inputs.fill_missing(x[start : start + batch_size]), device=device)
         with torch.inference_mode():
             weights = model(xb, return_attention=True)["attention"].cpu().numpy()
-        length = weights.shape[1]
-        days = np.arange(length)
-        target_day = days[:, None] + lags[None, :]
-        inside = (target_day >= 0) & (target_day < length)
-        gathered = (
-            np.take_along_axis(
-                weights, np.clip(target_day, 0, length - 1)[None].repeat(len(weights), 0), axis=2
-            )
-            * inside
-        )  # (b, T, lags)
         target = y[start : start + batch_size]
         scored = central[start : start + batch_size] & np.isfinite(target)
-        ranges = np.digitize(np.nan_to_num(target), edges) + 1  # 1.. per range, 0 is "all"
+        ranges = np.digitize(np.where(scored, target, 0.0), edges) + 1  # 1.. per range, 0 is "all"
         for index in range(len(labels)):
             keep = scored if index == 0 else scored & (ranges == index)
-            sums[index] += gathered[keep].sum(axis=0)
-            counts[index] += np.broadcast_to(inside, (*keep.shape, lags.size))[keep].sum(axis=0)
-    weight = np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
+            lags, sums, count = attention_lag_sums(weights, max_lag, keep)
+            totals[index] = totals[index] + sums
+            counts[index] = counts[index] + count
+            days[index] += int(keep.sum())
+    total, count = np.stack(totals), np.stack(counts)
+    weight = np.divide(total, count, out=np.full_like(total, np.nan), where=count > 0)
     return pd.DataFrame(
         {
             "sm_range": np.repeat(labels, lags.size),
             "lag": np.tile(lags, len(labels)),
             "weight": weight.ravel(),
-            "days": counts.max(axis=1).repeat(lags.size).astype(int),
+            "days": days.repeat(lags.size),
         }
     )
 

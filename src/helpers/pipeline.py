@@ -12,16 +12,23 @@ directory. Everything lands in ``<outputs_dir>/<run_name>/`` (``params.run_dir``
 
     notebooks/      executed copies (a failed one is kept, with the error, for inspection)
     figures/ tables/ data/
-    manifest.json   provenance (params, seed, commit, versions) and one entry per notebook
+    manifest.json   provenance (params, seed, commit, versions, CPU count), one entry per
+                    notebook, and ``timings``: the seconds of each training run and
+                    experiment (from ``timings.json``, :mod:`helpers.timings`), which the
+                    result tables leave out so that they repeat byte for byte
     pipeline.log    this runner's log (also printed to stderr)
 
 The manifest is rewritten after every notebook, so it tells how far a run got even when it
 was killed. For real data (no ``world`` section in the params) the input files are checked
-first and every missing one is listed before anything runs.
+first and every missing one is listed before anything runs. A run folder whose manifest is
+corrupt, or that cannot be created or written (``outputs_dir`` not a writable folder), is
+refused before anything is written: the folders the runner made for it are removed again and
+a corrupt manifest is left as it was, for inspection.
 
 Exit status: 0 on success, 1 when a notebook failed (the message names the notebook and the
-cell), 2 for invalid params, missing inputs or an unknown notebook number. The same run is
-available from Python as :func:`run_pipeline`.
+cell), 2 for invalid params, missing inputs, an unknown notebook number or a run folder that
+cannot be used (the message names the path). The same run is available from Python as
+:func:`run_pipeline`.
 """
 
 from __future__ import annotations
@@ -33,24 +40,28 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import papermill
 from tqdm import tqdm
 
-from helpers.errors import GlassSMError, MissingInputsError, ParamsError
+from helpers.errors import GlassSMError, MissingInputsError, ParamsError, RunFolderError
+from helpers.inventory import check_inputs
 from helpers.params import Params, load_params
 from helpers.provenance import (
     COMMAND_ENV,
+    MANIFEST_NAME,
     PROJECT_ROOT,
+    corrupt_manifest,
     provenance_record,
     read_manifest,
     update_manifest,
     utc_now,
     write_manifest,
 )
+from helpers.timings import read_timings
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
@@ -166,8 +177,7 @@ def select_notebooks(
 def check_real_inputs(params: Params) -> None:
     """For real data (no ``world`` section), check that every input file is present.
 
-    Delegates to ``helpers.inventory.check_inputs``; when that module is not installed the
-    check is skipped with a warning.
+    Delegates to :func:`helpers.inventory.check_inputs`.
 
     Raises
     ------
@@ -175,13 +185,6 @@ def check_real_inputs(params: Params) -> None:
         listing each missing file with where it comes from.
     """
     if params.world is not None:
-        return
-    try:
-        from helpers.inventory import check_inputs
-    except ModuleNotFoundError as exc:
-        if exc.name != "helpers.inventory":
-            raise
-        logger.warning("helpers.inventory is not available: input files were not checked")
         return
     check_inputs(params)
 
@@ -220,11 +223,55 @@ def _command_exported(command: str) -> Iterator[None]:
 
 
 def _notebook_entries(run_dir: Path, selected: list[Path]) -> dict[str, dict[str, Any]]:
-    """Entries of an earlier run of the same folder, then the selected notebooks as pending."""
-    entries = {entry["name"]: entry for entry in read_manifest(run_dir).get("notebooks", [])}
+    """Entries of an earlier run of the same folder, then the selected notebooks as pending.
+
+    RunFolderError naming the manifest when it is corrupt (see :func:`read_manifest`) or its
+    ``notebooks`` is not a list of entries with a name.
+    """
+    previous = read_manifest(run_dir).get("notebooks", [])
+    if not isinstance(previous, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("name"), str) for entry in previous
+    ):
+        raise corrupt_manifest(run_dir, "notebooks must be a list of entries with a name")
+    entries = {entry["name"]: entry for entry in previous}
     for notebook in selected:
         entries[notebook.name] = {"name": notebook.name, "status": "pending"}
     return dict(sorted(entries.items()))
+
+
+def _create_run_folder(run_dir: Path, record: dict[str, Any]) -> None:
+    """Create ``run_dir`` (with its parents), its sub-folders and its first manifest ``record``.
+
+    Raises
+    ------
+    RunFolderError
+        naming the folder or file that could not be made; the folders this call created are
+        removed again, so a refused run leaves nothing behind.
+    """
+    created: list[Path] = []
+
+    def refuse(path: Path, problem: str) -> RunFolderError:
+        for folder in reversed(created):
+            with suppress(OSError):
+                folder.rmdir()
+        return RunFolderError(path, f"{problem}; outputs_dir must be a writable folder")
+
+    for folder in [*reversed(run_dir.parents), run_dir, *(run_dir / name for name in RUN_SUBDIRS)]:
+        if folder.is_dir():
+            continue
+        if folder.exists():
+            raise refuse(folder, f"a file, not a folder: cannot create the run folder {run_dir}")
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise refuse(folder, f"cannot create the run folder {run_dir} ({exc.strerror or exc})") from None
+        created.append(folder)
+    try:
+        write_manifest(run_dir, record)
+    except OSError as exc:
+        raise refuse(
+            run_dir / MANIFEST_NAME, f"cannot write the run manifest ({exc.strerror or exc})"
+        ) from None
 
 
 def _execute(notebook: Path, executed_copy: Path, params_file: Path, params: Params) -> None:
@@ -290,6 +337,9 @@ def run_pipeline(
         real-data input files are missing.
     NotebookSelectionError
         unknown notebook number in ``only`` or ``start``.
+    RunFolderError
+        the run folder's manifest is corrupt, or the folder cannot be created or written;
+        raised before anything is written.
     NotebookFailedError
         a notebook failed; the run stops there and the manifest says so.
     """
@@ -301,11 +351,8 @@ def run_pipeline(
         command = f"helpers.pipeline.run_pipeline({str(params_file)!r}, only={only!r}, start={start!r})"
 
     run_dir = params.run_dir
-    for name in RUN_SUBDIRS:
-        (run_dir / name).mkdir(parents=True, exist_ok=True)
-    entries = _notebook_entries(run_dir, notebooks)
-
-    with _logging_to(run_dir / LOG_NAME), _command_exported(command):
+    entries = _notebook_entries(run_dir, notebooks)  # a corrupt manifest is refused before any write
+    with _command_exported(command):
         started = time.perf_counter()
         record = provenance_record(params)
         record.update(
@@ -315,29 +362,44 @@ def run_pipeline(
             started_utc=utc_now(),
             notebooks=list(entries.values()),
         )
-        write_manifest(run_dir, record)
-        logger.info("run %s: %d notebook(s) into %s", params.run_name, len(notebooks), run_dir)
+        _create_run_folder(run_dir, record)
+        with _logging_to(run_dir / LOG_NAME):
+            return _run_all(notebooks, params_file, params, entries, started)
 
-        status = "interrupted"
-        try:
-            for notebook in tqdm(notebooks, desc=params.run_name, unit="notebook", disable=None):
-                _run_one(notebook, params_file, params, entries)
-            status = "succeeded"
-        except NotebookFailedError as failure:
-            status = "failed"
-            logger.error("%s", failure)
-            raise
-        finally:
-            for entry in entries.values():
-                entry["status"] = UNFINISHED.get(entry["status"], entry["status"])
-            record = update_manifest(
-                run_dir,
-                status=status,
-                finished_utc=utc_now(),
-                wall_s=round(time.perf_counter() - started, 3),
-                notebooks=list(entries.values()),
-            )
-            logger.info("run %s %s; manifest %s", params.run_name, status, run_dir / "manifest.json")
+
+def _run_all(
+    notebooks: list[Path],
+    params_file: Path,
+    params: Params,
+    entries: dict[str, dict[str, Any]],
+    started: float,
+) -> dict[str, Any]:
+    """Run the notebooks in order into a created run folder; return the final manifest.
+
+    ``started`` is the :func:`time.perf_counter` reading the run's ``wall_s`` counts from.
+    """
+    run_dir = params.run_dir
+    logger.info("run %s: %d notebook(s) into %s", params.run_name, len(notebooks), run_dir)
+    status = "interrupted"
+    try:
+        for notebook in tqdm(notebooks, desc=params.run_name, unit="notebook", disable=None):
+            _run_one(notebook, params_file, params, entries)
+        status = "succeeded"
+    except NotebookFailedError as failure:
+        status = "failed"
+        logger.error("%s", failure)
+        raise
+    finally:
+        for entry in entries.values():
+            entry["status"] = UNFINISHED.get(entry["status"], entry["status"])
+        record = update_manifest(
+            run_dir,
+            status=status,
+            finished_utc=utc_now(),
+            wall_s=round(time.perf_counter() - started, 3),
+            notebooks=list(entries.values()),
+        )
+        logger.info("run %s %s; manifest %s", params.run_name, status, run_dir / MANIFEST_NAME)
     return record
 
 
@@ -372,7 +434,7 @@ def _run_one(notebook: Path, params_file: Path, params: Params, entries: dict[st
         entry["status"] = "succeeded"
     finally:
         entry.update(finished=utc_now(), wall_s=round(time.perf_counter() - began, 3))
-        update_manifest(run_dir, notebooks=list(entries.values()))
+        update_manifest(run_dir, notebooks=list(entries.values()), timings=read_timings(params))
     logger.info("%s: succeeded in %.1f s", notebook.name, entry["wall_s"])
 
 
@@ -406,7 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 success, 1 a notebook failed, 2 invalid params, missing inputs or selection.
+        0 success, 1 a notebook failed, 2 invalid params, missing inputs, selection or a run
+        folder that cannot be used.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -415,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_pipeline(
             args.params, only=args.only, start=args.start, notebooks_dir=args.notebooks_dir, command=command
         )
-    except (ParamsError, MissingInputsError, NotebookSelectionError) as exc:
+    except (ParamsError, MissingInputsError, NotebookSelectionError, RunFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except NotebookFailedError as exc:

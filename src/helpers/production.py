@@ -22,7 +22,7 @@ Devices: ``production.device`` (``auto``: CUDA when torch sees it) and
 ``production.precision`` (autocast to bfloat16 or float16; float32 by default). A CUDA and a
 CPU product agree within 1e-4 m3 m-3 in float32 (test skipped without a GPU).
 
-Variables (CF-1.10; MISSION.md section 4):
+Variables (CF-1.10):
 
 ``sm``
     Volumetric soil moisture (m3 m-3), clipped to [0, porosity limit :data:`SM_MAX`]; NaN on
@@ -41,7 +41,11 @@ Variables (CF-1.10; MISSION.md section 4):
 ``sm_flag``
     Bit flags (CF ``flag_masks``): :data:`FLAG_BITS`. Frozen soil is *suspected* where the
     LST input is below 0 degC; ``input_gap_filled`` marks days on which any input of the cell
-    was filled in the datacube.
+    was filled in the datacube (``gap_flag`` non-zero: interpolated, long gap, borrowed from a
+    neighbour cell, static input from the nearest cell); ``input_missing`` marks days on which
+    an input was missing even after the datacube's filling and the model saw its training
+    mean instead (:mod:`helpers.inputs`). Days on which none of the daily inputs exists get
+    NaN (and the flag), not an estimate made from static inputs alone.
 """
 
 from __future__ import annotations
@@ -61,23 +65,31 @@ import xarray as xr
 from scipy import stats
 from tqdm.auto import tqdm
 
-from helpers import metrics
-from helpers.cube import MASK_VALUES, feature_names, open_cube
+from helpers import inputs, keys, metrics
+from helpers.cube import MASK_VALUES, cube_key, dynamic_features, feature_names, open_cube
 from helpers.io import atomic_path, remove
-from helpers.models import PREDICTION_KEY, Model, SequenceModel, load_model
+from helpers.models import PREDICTION_KEY, Model, SequenceModel, deterministic_torch, load_model
 from helpers.params import Params
 from helpers.provenance import global_attributes
 from helpers.sampling import SampleStore, read_points, sequence_calendar
-from helpers.training import predict
+from helpers.training import pick_device, predict, set_threads
 
 log = logging.getLogger(__name__)
 
 #: Bits of ``sm_flag``.
-FLAG_BITS = {"water": 1, "permanent_snow_ice": 2, "frozen_suspected": 4, "input_gap_filled": 8}
+FLAG_BITS = {
+    "water": 1,
+    "permanent_snow_ice": 2,
+    "frozen_suspected": 4,
+    "input_gap_filled": 8,
+    "input_missing": 16,
+}
 FROZEN_LST_K = 273.15
 SM_MAX = 0.6
 TIME_CHUNK = 92
 PARTIAL_SUFFIX = ".partial"
+#: Attribute of the product holding what made it (canonical JSON of :func:`product_settings`).
+PRODUCT_SETTINGS_ATTR = "glass_sm_product_settings"
 
 
 def product_path(params: Params) -> Path:
@@ -106,13 +118,8 @@ def calibration_path(params: Params) -> Path:
 
 
 def device_of(params: Params) -> str:
-    """``production.device``, with ``auto`` resolved to ``cuda`` when a GPU is visible."""
-    wanted = params.production.device
-    if wanted == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if wanted == "cuda" and not torch.cuda.is_available():
-        raise ValueError("production.device is 'cuda' but torch sees no CUDA device")
-    return wanted
+    """``production.device`` resolved (:func:`helpers.training.pick_device`): ``cpu`` or ``cuda``."""
+    return pick_device(params.production.device, "production.device").type
 
 
 @dataclass
@@ -140,6 +147,7 @@ class Applied:
         """Load :func:`model_file` on ``device`` (default :func:`device_of`), checking that it
         takes the datacube's features in order, with its calibration when one matches it."""
         path = model_file(params)
+        deterministic_torch()
         model, meta = load_model(
             path, expected_features=feature_names(params), device=device or device_of(params)
         )
@@ -172,23 +180,26 @@ class Applied:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Prediction (n, T) in evaluation mode and its Monte-Carlo-dropout standard deviation.
 
-        With a head made of dropout followed by a linear map (the one-layer LSTM, Bi-LSTM and
-        AtLSTM; the Transformer has dropout in its encoder too), the spread of infinitely many
-        dropout passes is known exactly (:func:`linear_head_spread`) and comes from the same
-        forward pass as the prediction. Otherwise ``passes`` passes are drawn, with torch
-        seeded by ``seed`` so that a unit's result does not depend on what ran before it.
+        Missing inputs follow :mod:`helpers.inputs` (a deep model sees the training mean;
+        the caller flags the days, :func:`produce_unit`). With a head made of dropout
+        followed by a linear map (the one-layer LSTM, Bi-LSTM and AtLSTM; the Transformer has
+        dropout in its encoder too), the spread of infinitely many dropout passes is known
+        exactly (:func:`linear_head_spread`) and comes from the same forward pass as the
+        prediction. Otherwise ``passes`` passes are drawn from a torch generator seeded by
+        ``seed``, so that a unit's result does not depend on what ran before it.
         """
-        normalised = np.nan_to_num((x - self.mean) / self.scale).astype(np.float32)
+        normalised = inputs.normalise(x, self.mean, self.scale)
         model = self.model
         with self._autocast():
             if passes < 2 or not isinstance(model, SequenceModel) or not _dropouts(model):
                 return predict(model, normalised, batch_size=batch_size), np.full(
                     x.shape[:2], np.nan, np.float32
                 )
+            normalised = inputs.fill_missing(normalised)
             if _linear_dropout_head(model):
                 return linear_head_spread(model, normalised, batch_size)
-            torch.manual_seed(seed)
-            draws = _dropout_draws(model, normalised, passes, batch_size)
+            with _seeded_torch(seed, model.device):
+                draws = _dropout_draws(model, normalised, passes, batch_size)
             return predict(model, normalised, batch_size=batch_size), draws.std(axis=0)
 
     def _autocast(self):
@@ -199,6 +210,16 @@ class Applied:
         if device_type == "cpu" and self.precision == "float16":
             raise ValueError("production.precision float16 needs CUDA; use bfloat16 or float32 on the CPU")
         return torch.autocast(device_type=device_type, dtype=getattr(torch, self.precision))
+
+
+@contextlib.contextmanager
+def _seeded_torch(seed: int, device: torch.device | str):
+    """Run a block with torch's CPU (and CUDA) generators seeded by ``seed``, restoring them after."""
+    device = torch.device(device)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def _linear_dropout_head(model: SequenceModel) -> bool:
@@ -392,15 +413,6 @@ def calibrate(
 # The store ---------------------------------------------------------------------------------
 
 
-def tiles(shape: tuple[int, int], tile_cells: int) -> list[tuple[slice, slice]]:
-    """(row, column) slices of the tiles covering a grid, row by row."""
-    return [
-        (slice(r, min(r + tile_cells, shape[0])), slice(c, min(c + tile_cells, shape[1])))
-        for r in range(0, shape[0], tile_cells)
-        for c in range(0, shape[1], tile_cells)
-    ]
-
-
 def _template(ds: xr.Dataset, params: Params, times: pd.DatetimeIndex, applied: Applied) -> xr.Dataset:
     import dask.array as da
 
@@ -446,7 +458,9 @@ def _template(ds: xr.Dataset, params: Params, times: pd.DatetimeIndex, applied: 
         "long_name": "quality flags of sm",
         "flag_masks": np.array(list(FLAG_BITS.values()), dtype=np.uint8),
         "flag_meanings": " ".join(FLAG_BITS),
-        "comment": f"frozen_suspected: LST input below {FROZEN_LST_K} K; masks from MODIS MCD12C1",
+        "comment": f"frozen_suspected: LST input below {FROZEN_LST_K} K; masks from MODIS MCD12C1;"
+        " input_gap_filled: an input filled in the datacube (its gap_flag); input_missing: an input"
+        " missing even so, replaced by its training mean (sm NaN where no daily input exists)",
     }
     product["time"].attrs = {"standard_name": "time", "axis": "T"}
     product["lat"].attrs = {"standard_name": "latitude", "units": "degrees_north", "axis": "Y"}
@@ -511,8 +525,13 @@ def produce_unit(
     settings = params.production
     unit_seed = params.seed * 1_000_003 + year * 100_003 + rows.start * 1_009 + cols.start
     sm, spread = applied.estimate(x, settings.mc_passes, settings.batch_size, unit_seed)
-    out["sm"][:, land_rows, land_cols] = np.clip(sm[:, central], 0.0, SM_MAX).T
-    out["sm_uncertainty"][:, land_rows, land_cols] = applied.uncertainty_factor * spread[:, central].T
+    sm, spread = sm[:, central], applied.uncertainty_factor * spread[:, central]
+    missing = inputs.missing_days(x)[:, central]
+    no_input = inputs.no_daily_input(x, len(dynamic_features(params)))[:, central]
+    sm, spread = np.where(no_input, np.nan, np.clip(sm, 0.0, SM_MAX)), np.where(no_input, np.nan, spread)
+    out["sm"][:, land_rows, land_cols] = sm.T
+    out["sm_uncertainty"][:, land_rows, land_cols] = spread.T
+    out["sm_flag"][:, land_rows, land_cols] |= np.where(missing, FLAG_BITS["input_missing"], 0).astype(np.uint8).T
     return out
 
 
@@ -615,10 +634,11 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
         )
     times = pd.DatetimeIndex(ds["time"].values)
     times = times[times.year.isin(years)]
-    key = _product_key(applied, params, times)
+    wanted = product_settings(applied, params, ds, times)
     for store in (final, partial):
-        if store.exists() and _stored_key(store) != key:
-            log.warning("%s was made with another model, calibration, passes or years; it is rebuilt", store)
+        changed = keys.differences(_stored_settings(store), wanted) if store.exists() else []
+        if changed:
+            log.warning("%s was made with other settings (%s); it is rebuilt", store, "; ".join(changed))
             remove(store)
     if final.exists():
         log.info("product exists: %s", final)
@@ -626,11 +646,11 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
     done_dir = partial / ".done"
     if not partial.exists():
         template = _template(ds, params, times, applied)
-        template.attrs["glass_sm_product_key"] = key
+        template.attrs[PRODUCT_SETTINGS_ATTR] = keys.canonical(wanted)
         template.to_zarr(partial, compute=False, zarr_format=2, consolidated=True)
         done_dir.mkdir()
     year_starts = {year: int(np.flatnonzero(times.year == year)[0]) for year in years}
-    tile_list = tiles(ds["mask"].shape, params.production.tile_cells)
+    tile_list = [(rows, cols) for rows, cols, _ in params.to_grid().tiles(params.production.tile_cells)]
     pending = [
         (k, rows, cols)
         for k, (rows, cols) in enumerate(tile_list)
@@ -641,6 +661,7 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
     bar = tqdm(total=len(pending), desc="production", unit="tile", disable=not progress)
     settings = params.dask
     if settings.scheduler == "synchronous" and settings.scheduler_address is None:
+        set_threads(params)
         for k, rows, cols in pending:
             produce_tile(params, partial, k, rows, cols, year_starts, ds=ds, applied=applied)
             bar.update()
@@ -661,23 +682,31 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
     return final
 
 
-def _product_key(applied: Applied, params: Params, times: pd.DatetimeIndex) -> str:
-    """What a product's values depend on, besides the datacube: model, calibration, passes, days."""
-    return json.dumps(
-        {
-            "model_digest": applied.digest,
-            "uncertainty_factor": round(applied.uncertainty_factor, 10),
-            "mc_passes": params.production.mc_passes,
-            "precision": params.production.precision,
-            "days": [str(times[0].date()), str(times[-1].date()), int(times.size)],
-        },
-        sort_keys=True,
-    )
+def product_settings(applied: Applied, params: Params, ds: xr.Dataset, times: pd.DatetimeIndex) -> dict:
+    """Everything a product's values and layout depend on (its key, :mod:`helpers.keys`).
+
+    The datacube's key, the model file's digest and its calibration factor, the seed (unit
+    seeds of the dropout passes), the days, the resolved device and every production setting
+    but the NetCDF export period: ``tile_cells`` names the finished-unit markers and
+    ``chunk_cells`` the Zarr layout, so resuming under another value would be wrong.
+    """
+    settings = params.production.model_dump(mode="json", exclude={"export_start", "export_end"})
+    return {
+        "cube_key": cube_key(ds),
+        "model_digest": applied.digest,
+        "uncertainty_factor": round(applied.uncertainty_factor, 10),
+        "seed": params.seed,
+        "days": [str(times[0].date()), str(times[-1].date()), int(times.size)],
+        "device": torch.device(applied.model.device).type if isinstance(applied.model, SequenceModel) else "cpu",
+        "production": settings,
+        "flag_bits": FLAG_BITS,
+    }
 
 
-def _stored_key(store: Path) -> str | None:
+def _stored_settings(store: Path) -> dict | None:
     try:
-        return xr.open_zarr(store, consolidated=True).attrs.get("glass_sm_product_key")
+        text = xr.open_zarr(store, consolidated=True).attrs.get(PRODUCT_SETTINGS_ATTR)
+        return json.loads(text) if isinstance(text, str) else None
     except (OSError, ValueError, KeyError):
         return None
 
@@ -744,7 +773,7 @@ def annual_mean(params: Params) -> Path:
     for name in ("lat", "lon"):
         annual[name].attrs = daily[name].attrs
     annual.attrs = {
-        **{k: v for k, v in daily.attrs.items() if k != "glass_sm_product_key"},
+        **{k: v for k, v in daily.attrs.items() if k != PRODUCT_SETTINGS_ATTR},
         "title": "GLASS-SM annual-mean surface soil moisture",
         "time_coverage_resolution": "P1Y",
     }
@@ -776,7 +805,7 @@ def export_netcdf(params: Params, start: str | None = None, end: str | None = No
         )
     times = pd.DatetimeIndex(period["time"].values)
     period.attrs = {
-        **{k: v for k, v in daily.attrs.items() if k != "glass_sm_product_key"},
+        **{k: v for k, v in daily.attrs.items() if k != PRODUCT_SETTINGS_ATTR},
         "time_coverage_start": str(times[0].date()),
         "time_coverage_end": str(times[-1].date()),
     }
@@ -862,35 +891,10 @@ def monthly_fields(
     return fields
 
 
-def nearest_land_cells(ds: xr.Dataset, points: Sequence[Sequence[float]]) -> pd.DataFrame:
-    """The unmasked land cell nearest to each (lat, lon) point (great-circle distance):
-    ``lat, lon, row, col, distance_km`` per point."""
-    land_rows, land_cols = np.nonzero(ds["mask"].values == MASK_VALUES["land"])
-    if land_rows.size == 0:
-        raise ValueError("the datacube has no unmasked land cell")
-    lat = np.radians(ds["lat"].values[land_rows])
-    lon = np.radians(ds["lon"].values[land_cols])
-    rows = []
-    for point_lat, point_lon in points:
-        plat, plon = np.radians(point_lat), np.radians(point_lon)
-        cos_angle = np.sin(lat) * np.sin(plat) + np.cos(lat) * np.cos(plat) * np.cos(lon - plon)
-        k = int(np.argmax(cos_angle))
-        rows.append(
-            {
-                "lat": float(ds["lat"].values[land_rows[k]]),
-                "lon": float(ds["lon"].values[land_cols[k]]),
-                "row": int(land_rows[k]),
-                "col": int(land_cols[k]),
-                "distance_km": float(6371.0 * np.arccos(np.clip(cos_angle[k], -1, 1))),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def cell_series(
     product: xr.Dataset, ds: xr.Dataset, cells: pd.DataFrame, extra: Mapping[str, xr.DataArray] | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Daily series at cells (rows of :func:`nearest_land_cells`): ``product``, its
+    """Daily series at cells (rows of :func:`helpers.cube.nearest_land_cells`): ``product``, its
     ``uncertainty``, the ERA5-Land input, the target and any ``extra`` (time, lat, lon) field,
     over the product's days; keyed by a title with the cell's position."""
     times = product["time"].values

@@ -2,8 +2,10 @@
 
 Every run folder ``outputs/<run_name>/`` holds a ``manifest.json`` describing the run: the
 params, the seed, the git commit (and whether the working tree had uncommitted changes), the
-Python version, the platform, the versions of the key packages and timings. Every output
-file carries CF-1.10 / ACDD-1.3 global attributes that point back to the same facts.
+Python version, the platform, the versions of the key packages, the machine's CPU count and
+torch's thread count, and timings. Every output file carries CF-1.10 / ACDD-1.3 global
+attributes that point back to the same facts. A manifest that cannot be read back (not UTF-8,
+not JSON, not a JSON object) raises :class:`~helpers.errors.RunFolderError` naming it.
 
 Typical use::
 
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import helpers
+from helpers.errors import RunFolderError
 from helpers.io import atomic_path
 from helpers.params import Params, params_as_dict
 
@@ -152,6 +155,19 @@ def package_versions(names: tuple[str, ...] | list[str] = KEY_PACKAGES) -> dict[
     return versions
 
 
+def torch_threads() -> int | None:
+    """torch's intra-op thread count in this process, ``None`` when torch is not installed.
+
+    The notebook kernels start from the same default (they inherit the environment, e.g.
+    ``OMP_NUM_THREADS``); ``training.num_threads`` in the params overrides it for training.
+    """
+    try:
+        import torch  # imported here: heavy, and only this value is needed
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
 def utc_now() -> str:
     """The current time in UTC as ISO 8601 with seconds, e.g. ``2026-11-24T05:01:02+00:00``."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -176,7 +192,8 @@ def provenance_record(params: Params, root: Path | str = PROJECT_ROOT) -> dict[s
     -------
     dict
         JSON-ready: ``run_name``, ``seed``, ``params``, ``git`` (``commit``, ``dirty``),
-        ``command``, ``python``, ``platform``, ``packages`` and ``created_utc``.
+        ``command``, ``python``, ``platform``, ``packages``, ``cpu_count``
+        (:func:`os.cpu_count`), ``torch_threads`` (:func:`torch_threads`) and ``created_utc``.
     """
     return {
         "run_name": params.run_name,
@@ -187,14 +204,43 @@ def provenance_record(params: Params, root: Path | str = PROJECT_ROOT) -> dict[s
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": package_versions(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch_threads(),
         "created_utc": utc_now(),
     }
 
 
+def corrupt_manifest(run_dir: Path | str, problem: str) -> RunFolderError:
+    """The error for a manifest that cannot be used, naming it and saying how to go on."""
+    return RunFolderError(
+        Path(run_dir) / MANIFEST_NAME,
+        f"corrupt run manifest: {problem}; repair or remove it, or use another run_name",
+    )
+
+
 def read_manifest(run_dir: Path | str) -> dict[str, Any]:
-    """The manifest of a run folder, or an empty dictionary if there is none yet."""
+    """The manifest of a run folder, or an empty dictionary if there is none yet.
+
+    Raises
+    ------
+    RunFolderError
+        naming the manifest when it cannot be read, is not UTF-8 text, not JSON, or not a
+        JSON object.
+    """
     path = Path(run_dir) / MANIFEST_NAME
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise corrupt_manifest(run_dir, f"not UTF-8 text (byte offset {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise corrupt_manifest(run_dir, f"not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise RunFolderError(path, f"cannot read the run manifest ({exc.strerror or exc})") from None
+    if not isinstance(record, dict):
+        raise corrupt_manifest(run_dir, f"expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def write_manifest(run_dir: Path | str, record: dict[str, Any]) -> Path:
@@ -245,6 +291,11 @@ def update_manifest(run_dir: Path | str, **sections: Any) -> dict[str, Any]:
     -------
     dict
         The whole manifest as written.
+
+    Raises
+    ------
+    RunFolderError
+        the existing manifest is corrupt (see :func:`read_manifest`).
     """
     record = _merged(read_manifest(run_dir), sections)
     write_manifest(run_dir, record)

@@ -11,18 +11,18 @@ Usage::
     build_samples(params)                                       # data/samples.zarr (idempotent)
     store = open_samples(params)
     x, y, central = store.sequences("train")                    # (n, 426, F), (n, 426), (n, 426)
-    for x, y, mask in store.batches("train", 64, rng): ...      # one epoch, shuffled
     X, y = store.tabular("train", max_rows=100_000, rng=rng)    # pixel-days, for XGBoost
-    x, y = store.windows("test", length=7, max_windows=10_000, rng=rng)
 
 Locations
 ---------
 A location is a cell whose row and column (in the cube) are multiples of
 ``sampling.stride``, that is unmasked land (``mask == 0``) and whose target exists on at
-least half of the days (:data:`MIN_TARGET_SHARE`) of *every* sample year, so that every
-sequence carries enough loss days. The sample years are the training years
-(``sampling.train_years``) plus, when notebook 02's training-year experiment runs, the years of
-its alternative sets (``experiments.training_year_sets``; :attr:`Params.sample_years`). Location ids number the locations row by row.
+least half of the days (:data:`MIN_TARGET_SHARE`) of *every* training year
+(``sampling.train_years``), so that every training sequence carries enough loss days. The
+store also holds, when notebook 02's training-year experiment runs, the years of its
+alternative sets (``experiments.training_year_sets``; :attr:`Params.sample_years`), read at
+the same locations; those years never choose the locations, so switching the experiment on
+leaves the main comparison's samples unchanged. Location ids number the locations row by row.
 
 Splits (``sampling.split_method``)
 ----------------------------------
@@ -49,7 +49,7 @@ on the year's own days: the loss is computed on central days where the target ex
 Inputs follow :func:`helpers.cube.feature_names` (daily features, then static ones repeated
 along time) and are stored raw; the normalisation statistics (mean and standard deviation per
 feature) are computed on central days of TRAIN locations only, so nothing of the validation
-or test locations leaks into training. :meth:`SampleStore.normalise` applies them.
+or test locations leaks into training. :meth:`SampleStore.sequences` applies them (``normalise=True``).
 
 Store layout (``data/samples.zarr``, Zarr v2, consolidated)
 -----------------------------------------------------------
@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -82,7 +82,16 @@ import zarr
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from helpers.cube import MASK_VALUES, STATIC_FEATURES, TARGET, dynamic_features, feature_names, open_cube
+from helpers import keys
+from helpers.cube import (
+    MASK_VALUES,
+    STATIC_FEATURES,
+    TARGET,
+    cube_key,
+    dynamic_features,
+    feature_names,
+    open_cube,
+)
 from helpers.grid import EARTH_RADIUS_KM
 from helpers.io import atomic_path
 from helpers.params import Params
@@ -115,7 +124,11 @@ def sample_locations(
         The datacube (:func:`helpers.cube.open_cube`), or any dataset with its ``mask``,
         ``target_sm``, ``lat``, ``lon`` and ``time``.
     params
-        Run parameters: ``sampling`` (stride, train years, split) and ``seed``.
+        Run parameters: ``sampling`` (stride, train years, split) and ``seed``. A location
+        qualifies when its target exists on at least :data:`MIN_TARGET_SHARE` of the days of
+        every training year (``sampling.train_years``); the alternative years of the
+        training-year experiment are read at the same locations but never choose them, so
+        switching that experiment on leaves the main comparison's samples as they are.
     split_method
         Overrides ``sampling.split_method`` (e.g. to compare the two splits).
 
@@ -141,13 +154,14 @@ def sample_locations(
             raise ValueError(
                 f"sample year {year} is not in the datacube ({times[0].year}-{times[-1].year})"
             )
+    for year in settings.train_years:  # the experiment-only years never choose the locations
         share = on_stride[TARGET].isel(time=np.flatnonzero(times.year == year)).notnull().mean("time")
         keep &= share.values >= MIN_TARGET_SHARE
     sub_rows, sub_cols = np.nonzero(keep)
     if sub_rows.size == 0:
         raise ValueError(
             f"no sample location: no unmasked land cell on stride {stride} has the target on at least"
-            f" {MIN_TARGET_SHARE:.0%} of the days of every sample year {params.sample_years}"
+            f" {MIN_TARGET_SHARE:.0%} of the days of every training year {settings.train_years}"
         )
     rows, cols = sub_rows * stride, sub_cols * stride
     lat = ds["lat"].values[rows].astype(float)
@@ -429,7 +443,8 @@ def read_points(
 
 
 def _template(
-    locations: pd.DataFrame, calendars: dict[int, pd.DataFrame], features: list[str], params: Params
+    locations: pd.DataFrame, calendars: dict[int, pd.DataFrame], features: list[str], params: Params,
+    source_key: str | None,
 ) -> xr.Dataset:
     n = len(locations)
     data_vars = {}
@@ -475,12 +490,14 @@ def _template(
         "sampling": params.sampling.model_dump(mode="json"),
         "seed": params.seed,
         "run_name": params.run_name,
+        "cube_key": source_key,
     }
     return ds
 
 
-def _stale_reasons(path: Path, params: Params) -> list[str]:
-    """How an existing store differs from what ``params`` would build (empty: it matches)."""
+def _stale_reasons(path: Path, params: Params, ds: xr.Dataset) -> list[str]:
+    """How an existing store differs from what ``params`` would build from the datacube ``ds``
+    (empty: it matches)."""
     attrs = zarr.open_group(path, mode="r", zarr_format=2).attrs
     wanted = {
         "years": params.sample_years,
@@ -488,8 +505,9 @@ def _stale_reasons(path: Path, params: Params) -> list[str]:
         "sampling": params.sampling.model_dump(mode="json"),
         "seed": params.seed,
         "feature_names": feature_names(params),
+        "cube_key": cube_key(ds),
     }
-    return [f"{key} {attrs.get(key)} != {value}" for key, value in wanted.items() if attrs.get(key) != value]
+    return keys.differences({key: attrs.get(key) for key in wanted}, wanted)
 
 
 def build_samples(
@@ -517,13 +535,13 @@ def build_samples(
         complete.
     """
     path = params.samples_path
+    ds = open_cube(params) if ds is None else ds
     if path.exists() and not overwrite:
-        stale = _stale_reasons(path, params)
+        stale = _stale_reasons(path, params, ds)
         if not stale:
             log.info("samples exist: %s (pass overwrite=True to rebuild)", path)
             return path
         log.warning("rebuilding %s: it was built with other settings (%s)", path, "; ".join(stale))
-    ds = open_cube(params) if ds is None else ds
     locations = sample_locations(ds, params)
     features = feature_names(params)
     times = pd.DatetimeIndex(ds["time"].values)
@@ -537,7 +555,7 @@ def build_samples(
         atomic_path(path) as tmp,
         tqdm(total=total, desc="samples", unit="read", disable=not progress) as bar,
     ):
-        _template(locations, calendars, features, params).to_zarr(
+        _template(locations, calendars, features, params, cube_key(ds)).to_zarr(
             tmp, compute=False, zarr_format=2, consolidated=True
         )
         group = zarr.open_group(tmp, mode="r+", zarr_format=2)
@@ -605,18 +623,6 @@ def gather_windows(x: np.ndarray, seq: np.ndarray, day: np.ndarray, length: int)
     """Windows (n, length, F) of ``x`` (sequences, days, F) centred on (``seq``, ``day``)."""
     offsets = np.arange(length) - (length - 1) // 2
     return x[seq[:, None], day[:, None] + offsets[None, :]]
-
-
-def centred_windows(
-    x: np.ndarray, y: np.ndarray, central: np.ndarray, length: int, max_windows: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (n, length, F) centred on central days with a target, and that target (n,).
-
-    ``length = 2k + 1`` is odd; only days whose window fits inside their sequence qualify;
-    at most ``max_windows`` are drawn uniformly without replacement (see :func:`window_days`).
-    """
-    seq, day = window_days(y, central, length, max_windows, rng)
-    return gather_windows(x, seq, day, length), y[seq, day]
 
 
 def open_samples(params: Params) -> SampleStore:
@@ -721,14 +727,6 @@ class SampleStore:
         scale = np.where(std > 0, std, 1.0)
         return self.stats["mean"].to_numpy().astype(np.float32), scale.astype(np.float32)
 
-    def normalise(self, x: np.ndarray) -> np.ndarray:
-        """``(x - mean) / std`` per feature (last axis) with the TRAIN statistics, in float32.
-
-        A feature without spread (std 0) is only centred.
-        """
-        mean, scale = self._mean_scale()
-        return (np.asarray(x, dtype=np.float32) - mean) / scale
-
     def _positions(self, split: str) -> np.ndarray:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -793,30 +791,6 @@ class SampleStore:
             self._cache = (key, self.sequences(split, years, normalise))
         return self._cache[1]
 
-    def batches(
-        self, split: str, batch_size: int, rng: np.random.Generator, years: Sequence[int] | None = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """One epoch of shuffled mini-batches: every sequence of the split exactly once.
-
-        Yields
-        ------
-        x : float32 (b, T, F)
-            Normalised inputs.
-        y : float32 (b, T)
-            Target, set to 0 where ``mask`` is False so that a masked loss stays finite.
-        mask : bool (b, T)
-            Central days with a target: the days the loss is computed on.
-        """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        x, y, central = self._cached(split, years, normalise=True)
-        order = rng.permutation(len(x))
-        for start in range(0, len(order), batch_size):
-            pick = order[start : start + batch_size]
-            target = y[pick]
-            mask = central[pick] & np.isfinite(target)
-            yield x[pick], np.where(mask, target, 0).astype(np.float32), mask
-
     def tabular(
         self,
         split: str,
@@ -839,34 +813,6 @@ class SampleStore:
             Target.
         """
         return tabular_rows(*self._cached(split, years, normalise), max_rows=max_rows, rng=rng)
-
-    def windows(
-        self,
-        split: str,
-        length: int,
-        max_windows: int,
-        rng: np.random.Generator,
-        years: Sequence[int] | None = None,
-        normalise: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Short windows of ``length`` days centred on a target day (sequence-length experiment).
-
-        A window of ``length = 2k + 1`` days holds the ``k`` days before the target day, the day
-        itself and the ``k`` days after it; a bidirectional model reads it both ways and is
-        scored on the centre position ``k``. ``length = 1`` is the day alone (the per-day
-        view). Target days are central days with a target, drawn uniformly at random without
-        replacement when there are more than ``max_windows``; windows reach into the margins,
-        so ``k`` may be at most 30.
-
-        Returns
-        -------
-        x : float32 (n, length, F)
-        y : float32 (n,)
-            Target on the centre day of each window.
-        """
-        if length > 2 * MARGIN_DAYS + 1:
-            raise ValueError(f"length must be odd, between 1 and {2 * MARGIN_DAYS + 1}; got {length}")
-        return centred_windows(*self._cached(split, years, normalise), length, max_windows, rng)
 
     def sequence_frame(self, location: int, year: int) -> pd.DataFrame:
         """One sequence as a table indexed by date: raw inputs, target, ``central`` and ``mirrored``."""

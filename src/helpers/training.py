@@ -51,7 +51,7 @@ in-memory arrays.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -62,6 +62,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from helpers import inputs, keys
 from helpers.io import atomic_path
 from helpers.metrics import SCORES, score_all
 from helpers.models import (
@@ -75,7 +76,7 @@ from helpers.models import (
     seed_everything,
 )
 from helpers.params import Params, params_as_dict
-from helpers.sampling import SPLITS, SampleStore, centred_windows, tabular_rows
+from helpers.sampling import SPLITS, SampleStore, tabular_rows
 
 log = logging.getLogger(__name__)
 
@@ -181,20 +182,6 @@ class ArraySamples:
         x = self.x[pick]
         return (self.normalise(x) if normalise else x), self.y[pick], self.central[pick].copy()
 
-    def batches(
-        self, split: str, batch_size: int, rng: np.random.Generator, years: Sequence[int] | None = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """One shuffled epoch of (x, y, mask); ``y`` is 0 where ``mask`` (central and finite) is False."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        x, y, central = self.sequences(split, years)
-        mask = central & np.isfinite(y)
-        target = np.where(mask, y, 0).astype(np.float32)
-        order = rng.permutation(len(x))
-        for start in range(0, len(order), batch_size):
-            pick = order[start : start + batch_size]
-            yield x[pick], target[pick], mask[pick]
-
     def tabular(
         self,
         split: str,
@@ -205,22 +192,6 @@ class ArraySamples:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n, F) and target (n,) of central days with a target; at most ``max_rows``, drawn at random."""
         return tabular_rows(*self.sequences(split, years, normalise), max_rows=max_rows, rng=rng)
-
-    def windows(
-        self,
-        split: str,
-        length: int,
-        max_windows: int,
-        rng: np.random.Generator,
-        years: Sequence[int] | None = None,
-        normalise: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Windows (n, length, F) centred on central days with a target, and that target (n,).
-
-        ``length`` is odd; a window must fit inside its sequence.
-        """
-        return centred_windows(*self.sequences(split, years, normalise), length, max_windows, rng)
-
 
 Samples = SampleStore | ArraySamples
 
@@ -265,13 +236,15 @@ class TrainingResult:
     pixel_days_per_second: float
 
 
-def pick_device(setting: str = "auto") -> torch.device:
-    """The torch device of a ``training.device`` setting.
+def pick_device(setting: str = "auto", key: str = "training.device") -> torch.device:
+    """The torch device of a device setting (``training.device``, ``production.device``).
 
     Parameters
     ----------
     setting : {"auto", "cpu", "cuda"}
         ``auto`` is ``cuda`` when a GPU is available, else ``cpu``.
+    key : str
+        The params key the setting comes from, for the error message.
 
     Returns
     -------
@@ -288,9 +261,9 @@ def pick_device(setting: str = "auto") -> torch.device:
         return torch.device("cpu")
     if setting == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("training.device is 'cuda' but torch sees no usable GPU; use 'auto' or 'cpu'")
+            raise ValueError(f"{key} is 'cuda' but torch sees no usable GPU; use 'auto' or 'cpu'")
         return torch.device("cuda")
-    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {setting!r}")
+    raise ValueError(f"{key} must be 'auto', 'cpu' or 'cuda', got {setting!r}")
 
 
 def feature_columns(
@@ -326,12 +299,6 @@ def feature_columns(
         )
     columns = np.array(sorted(names.index(name) for name in subset))
     return [names[i] for i in columns], columns
-
-
-def _finite_inputs(x: np.ndarray) -> np.ndarray:
-    """Normalised inputs with non-finite values set to 0 (the training mean)."""
-    x = np.asarray(x, dtype=np.float32)
-    return x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _model_extra(samples: Samples, names: list[str], params: Params) -> dict[str, Any]:
@@ -392,7 +359,7 @@ class _SplitTensors:
         if not mask.any():
             raise ValueError(f"the {split} split has no central day with a target")
         self.loss_days = mask.sum(axis=1)
-        self.x = torch.from_numpy(np.ascontiguousarray(_finite_inputs(x[..., columns])))
+        self.x = torch.from_numpy(np.ascontiguousarray(inputs.fill_missing(x[..., columns], f"{split} split")))
         self.y = torch.from_numpy(np.where(mask, y, 0).astype(np.float32))
         self.mask = torch.from_numpy(mask)
         self.device = device
@@ -517,8 +484,9 @@ def train_torch_model(
     progress : bool
         Show a progress bar of epochs with the train and validation losses.
     resume : bool
-        Continue from the run's checkpoint if there is one (same model, features and
-        hyper-parameters); a finished run is then only saved again.
+        Continue from the run's checkpoint if there is one and it was made by the same run
+        (:func:`checkpoint_identity`: model, features, hyper-parameters, training settings,
+        seed and samples); a finished run is then only saved again.
     label : str, optional
         File stem of the model and its checkpoint (default: ``name``).
 
@@ -537,8 +505,7 @@ def train_torch_model(
         raise ValueError(f"{name!r} is not a deep model; train it with train_xgboost")
     training = params.training
     label = label or name
-    if training.num_threads is not None:
-        torch.set_num_threads(training.num_threads)
+    set_threads(params)
     device = pick_device(training.device)
     names, columns = feature_columns(samples, feature_subset)
     train = _SplitTensors(samples, "train", columns, device)
@@ -546,107 +513,145 @@ def train_torch_model(
         samples, "validation", columns, device, keep=training.sequences_per_epoch, seed=params.seed
     )
     wait = perf_counter() - started
-
     seed_everything(params.seed)
-    model = get_model(name, len(names), params.models).to(device)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=training.lr_factor, patience=training.lr_patience
-    )
-    identity = {
-        "model_name": name,
-        "feature_names": names,
-        "model_params": params.models.model_dump(mode="json"),
-    }
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "best_epoch": 0,
-        "best_loss": float("inf"),
-        "stale": 0,
-        "history": [],
-    }
-    best_state = _cpu_state(model)
+    run = _Run.start(name, len(names), params, device)
+    identity = checkpoint_identity(name, names, samples, params)
     ckpt = checkpoint_path(run_dir, label)
     if resume and ckpt.exists():
-        checkpoint = _load_checkpoint(ckpt, identity)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-        if device.type == "cuda" and checkpoint["cuda_rng"] is not None:
-            torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
-        best_state = checkpoint["best_state"]
-        state = {key: checkpoint[key] for key in state}
-        log.info("%s: resumed after epoch %d from %s", label, state["epoch"], ckpt)
-
-    pixel_days = 0
-    bar = tqdm(
-        total=training.max_epochs, initial=state["epoch"], desc=label, unit="epoch", disable=not progress
-    )
-    while state["epoch"] < training.max_epochs and state["stale"] < training.patience:
-        tick = perf_counter()
-        order = _epoch_order(len(train), params.seed, state["epoch"], training.sequences_per_epoch)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        train_loss, train_wait = _train_epoch(
-            model, optimizer, train, order, training.batch_size, training.grad_clip
-        )
-        val_loss, val_wait = _mean_loss(model, validation, training.batch_size)
-        scheduler.step(val_loss)
-        wait += train_wait + val_wait
-        pixel_days += len(order) * train.x.shape[1]
-        state["epoch"] += 1
-        if val_loss < state["best_loss"]:
-            state.update(best_epoch=state["epoch"], best_loss=val_loss, stale=0)
-            best_state = _cpu_state(model)
-        else:
-            state["stale"] += 1
-        state["history"].append(
-            {
-                "epoch": state["epoch"],
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "lr": learning_rate,
-                "seconds": perf_counter() - tick,
-            }
-        )
-        _save_checkpoint(
-            ckpt,
-            identity
-            | state
-            | {
-                "format": CHECKPOINT_FORMAT,
-                "model": _cpu_state(model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "best_state": best_state,
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            },
-        )
-        bar.set_postfix(train_loss=f"{train_loss:.3g}", val_loss=f"{val_loss:.3g}", lr=f"{learning_rate:.2g}")
-        bar.update()
-    bar.close()
-    if state["stale"] >= training.patience:
-        log.info("%s: early stop after epoch %d (best %d)", label, state["epoch"], state["best_epoch"])
-
-    model.load_state_dict(best_state)
-    model.eval()
+        run.resume(_load_checkpoint(ckpt, identity), device)
+        log.info("%s: resumed after epoch %d from %s", label, run.state["epoch"], ckpt)
+    wait += run.epochs(train, validation, params, lambda: _save_checkpoint(ckpt, identity | run.checkpoint(device)),
+                       label, progress)
+    run.model.load_state_dict(run.best_state)
+    run.model.eval()
     path = save_model(
-        model, Path(run_dir) / "data" / f"{label}.pt", extra=_model_extra(samples, names, params)
+        run.model, Path(run_dir) / "data" / f"{label}.pt", extra=_model_extra(samples, names, params)
     )
     wall = perf_counter() - started
     return TrainingResult(
-        model=model,
-        history=pd.DataFrame(state["history"], columns=list(HISTORY_COLUMNS)),
-        best_epoch=state["best_epoch"],
+        model=run.model,
+        history=pd.DataFrame(run.state["history"], columns=list(HISTORY_COLUMNS)),
+        best_epoch=run.state["best_epoch"],
         model_path=path,
         feature_names=names,
         wall_seconds=wall,
         data_wait_fraction=wait / wall,
-        pixel_days_per_second=pixel_days / wall,
+        pixel_days_per_second=run.pixel_days / wall,
     )
+
+
+def set_threads(params: Params) -> None:
+    """Pin torch's CPU threads to ``training.num_threads``."""
+    torch.set_num_threads(params.training.num_threads)
+
+
+def checkpoint_identity(name: str, features: list[str], samples: Samples, params: Params) -> dict[str, Any]:
+    """What a checkpoint must share with a run to be resumed by it.
+
+    The model and its features and hyper-parameters, the training settings (but the device:
+    a run may move to a GPU), the seed, and the samples: their training years, the digest of
+    the split of their sequences and of their normalisation statistics (which the training
+    locations and years determine).
+    """
+    split = samples.locations["split"].to_numpy() if isinstance(samples, SampleStore) else samples.split
+    return {
+        "model_name": name,
+        "feature_names": features,
+        "model_params": params.models.model_dump(mode="json"),
+        "training": params.training.model_dump(mode="json", exclude={"device"}),
+        "seed": params.seed,
+        "samples": {
+            "train_years": [int(y) for y in getattr(samples, "train_years", [])],
+            "split": keys.digest({"split": np.asarray(split, dtype=str).tolist()}),
+            "stats": keys.digest({"stats": samples.stats[["mean", "std"]].to_numpy().round(7).tolist()}),
+        },
+    }
+
+
+@dataclass
+class _Run:
+    """A deep model's training run: model, optimiser, schedule and the loop's state."""
+
+    model: SequenceModel
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    state: dict[str, Any]
+    best_state: dict[str, torch.Tensor]
+    pixel_days: int = 0
+
+    @classmethod
+    def start(cls, name: str, n_features: int, params: Params, device: torch.device) -> _Run:
+        training = params.training
+        model = get_model(name, n_features, params.models).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=training.lr_factor, patience=training.lr_patience
+        )
+        state = {"epoch": 0, "best_epoch": 0, "best_loss": float("inf"), "stale": 0, "history": []}
+        return cls(model, optimizer, scheduler, state, _cpu_state(model))
+
+    def resume(self, checkpoint: dict[str, Any], device: torch.device) -> None:
+        """Continue from a checkpoint of the same run (:func:`checkpoint_identity` checked)."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if device.type == "cuda" and checkpoint["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
+        self.best_state = checkpoint["best_state"]
+        self.state = {key: checkpoint[key] for key in self.state}
+
+    def checkpoint(self, device: torch.device) -> dict[str, Any]:
+        """The state to save after an epoch (with the identity added by the caller)."""
+        return self.state | {
+            "format": CHECKPOINT_FORMAT,
+            "model": _cpu_state(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best_state": self.best_state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        }
+
+    def epochs(
+        self,
+        train: _SplitTensors,
+        validation: _SplitTensors,
+        params: Params,
+        save: Callable[[], None],
+        label: str,
+        progress: bool,
+    ) -> float:
+        """Train until ``max_epochs`` or early stopping, saving after each epoch; returns the
+        seconds spent gathering batches."""
+        training, state, wait = params.training, self.state, 0.0
+        bar = tqdm(total=training.max_epochs, initial=state["epoch"], desc=label, unit="epoch", disable=not progress)
+        while state["epoch"] < training.max_epochs and state["stale"] < training.patience:
+            tick = perf_counter()
+            order = _epoch_order(len(train), params.seed, state["epoch"], training.sequences_per_epoch)
+            learning_rate = self.optimizer.param_groups[0]["lr"]
+            train_loss, train_wait = _train_epoch(
+                self.model, self.optimizer, train, order, training.batch_size, training.grad_clip
+            )
+            val_loss, val_wait = _mean_loss(self.model, validation, training.batch_size)
+            self.scheduler.step(val_loss)
+            wait += train_wait + val_wait
+            self.pixel_days += len(order) * train.x.shape[1]
+            state["epoch"] += 1
+            if val_loss < state["best_loss"]:
+                state.update(best_epoch=state["epoch"], best_loss=val_loss, stale=0)
+                self.best_state = _cpu_state(self.model)
+            else:
+                state["stale"] += 1
+            state["history"].append({"epoch": state["epoch"], "train_loss": train_loss, "val_loss": val_loss,
+                                     "lr": learning_rate, "seconds": perf_counter() - tick})
+            save()
+            bar.set_postfix(train_loss=f"{train_loss:.3g}", val_loss=f"{val_loss:.3g}", lr=f"{learning_rate:.2g}")
+            bar.update()
+        bar.close()
+        if state["stale"] >= training.patience:
+            log.info("%s: early stop after epoch %d (best %d)", label, state["epoch"], state["best_epoch"])
+        return wait
 
 
 # XGBoost ---------------------------------------------------------------------------------
@@ -738,8 +743,8 @@ def predict(model: Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     ----------
     model : SequenceModel or XGBoostModel
         A deep model runs in evaluation mode, without gradients, in batches, on the device
-        holding its weights (non-finite inputs are set to 0, the training mean, as in
-        training); XGBoost predicts every day as a row.
+        holding its weights (missing inputs set to the training mean, the policy of
+        :mod:`helpers.inputs`); XGBoost predicts every day as a row, missing values as NaN.
     x : numpy.ndarray
         (n, T, F) inputs normalised with the training statistics, features in the model's
         order.
@@ -755,7 +760,7 @@ def predict(model: Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     if x.ndim != 3 or x.shape[2] != model.n_features:
         raise ValueError(f"{model.name}: expected x of shape (n, T, {model.n_features}), got {x.shape}")
     if isinstance(model, SequenceModel):
-        return model.predict_sequences(_finite_inputs(x), batch_size=batch_size)
+        return model.predict_sequences(inputs.fill_missing(x), batch_size=batch_size)
     return model.predict_sequences(x, batch_size=batch_size)
 
 

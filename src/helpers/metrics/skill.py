@@ -33,7 +33,7 @@ from scipy import stats
 MIN_PAIRS = 3
 #: Names of the metrics returned by :func:`score_all` and :func:`score_along`, in table order.
 SCORES = ("n", "r", "r2", "rmse", "bias", "ubrmse")
-#: Columns of ``tables/truth_skill.csv``: MISSION.md's ``product, r, bias, ubrmse, rmse`` with
+#: Columns of ``tables/truth_skill.csv``: the contract's ``product, r, bias, ubrmse, rmse`` with
 #: where each row was scored (``scope``: ``test_split`` in notebook 02, ``product`` for the
 #: whole daily product in notebook 04), its ``year`` and ``climate`` group (``all``: pooled),
 #: the pixel-days ``n`` and, for an estimate with an uncertainty, the share of true values

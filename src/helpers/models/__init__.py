@@ -56,6 +56,7 @@ from helpers.models.base import (
     PREDICTION_KEY,
     ModelFileError,
     SequenceModel,
+    deterministic_torch,
     seed_everything,
 )
 from helpers.models.bilstm import BiLSTM
@@ -78,6 +79,7 @@ __all__ = [
     "Transformer",
     "XGBoostModel",
     "attention_by_lag",
+    "deterministic_torch",
     "get_model",
     "is_sequence_model",
     "load_model",

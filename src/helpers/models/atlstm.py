@@ -115,12 +115,13 @@ class AtLSTM(SequenceModel):
 
 
 def attention_by_lag(
-    attention: Tensor | np.ndarray, max_lag: int | None = None
+    attention: Tensor | np.ndarray, max_lag: int | None = None, scored: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean attention weight as a function of the lag ``s - t`` (days).
 
     For each lag, the weights ``a[b, t, t + lag]`` are averaged over the sequences ``b`` and
-    over the days ``t`` for which ``t + lag`` lies inside the sequence.
+    over the predicted days ``t`` for which ``t + lag`` lies inside the sequence (and, with
+    ``scored``, ``scored[b, t]`` holds). NaN at a lag no day contributes to.
 
     Parameters
     ----------
@@ -129,6 +130,8 @@ def attention_by_lag(
         return_attention=True)["attention"]``.
     max_lag : int or None
         Keep lags ``-max_lag .. max_lag`` only (default: all, ``-(time-1) .. time-1``).
+    scored : numpy.ndarray of bool, optional
+        (batch, time): the predicted days to average over (default: all).
 
     Returns
     -------
@@ -137,6 +140,15 @@ def attention_by_lag(
     mean_weight : numpy.ndarray
         Mean weight at each lag.
     """
+    lags, sums, counts = attention_lag_sums(attention, max_lag, scored)
+    return lags, np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
+
+
+def attention_lag_sums(
+    attention: Tensor | np.ndarray, max_lag: int | None = None, scored: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lags, summed weights and their counts behind :func:`attention_by_lag` (same arguments),
+    so that batches can be added up before dividing."""
     if isinstance(attention, Tensor):
         attention = attention.detach().cpu().numpy()
     weights = np.asarray(attention, dtype=np.float64)
@@ -144,14 +156,18 @@ def attention_by_lag(
         weights = weights[None]
     if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
         raise ValueError(f"attention must have shape (batch, time, time), got {weights.shape}")
-    length = weights.shape[1]
+    batch, length = weights.shape[0], weights.shape[1]
+    scored = np.ones((batch, length), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    if scored.shape != (batch, length):
+        raise ValueError(f"scored must have shape {(batch, length)}, got {scored.shape}")
     steps = np.arange(length)
-    lag_index = (steps[None, :] - steps[:, None] + length - 1).ravel()
-    totals = np.bincount(lag_index, weights=weights.mean(axis=0).ravel(), minlength=2 * length - 1)
-    counts = np.bincount(lag_index, minlength=2 * length - 1)
+    lag_index = (steps[None, :] - steps[:, None] + length - 1).ravel()  # row t, column s
+    per_day = scored.sum(axis=0).astype(np.float64)  # sequences scored on each predicted day t
+    summed = (weights * scored[:, :, None]).sum(axis=0)  # (t, s)
+    sums = np.bincount(lag_index, weights=summed.ravel(), minlength=2 * length - 1)
+    counts = np.bincount(lag_index, weights=np.repeat(per_day, length), minlength=2 * length - 1)
     lags = np.arange(-(length - 1), length)
-    mean_weight = totals / counts
     if max_lag is not None:
         keep = np.abs(lags) <= max_lag
-        lags, mean_weight = lags[keep], mean_weight[keep]
-    return lags, mean_weight
+        lags, sums, counts = lags[keep], sums[keep], counts[keep]
+    return lags, sums, counts

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from helpers import CUBLAS_WORKSPACE
 from helpers.errors import SourceError
 from helpers.params import ModelParams
 
@@ -33,25 +34,36 @@ class ModelFileError(SourceError):
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) and ask for deterministic kernels.
+    """Seed Python, NumPy and torch (CPU and CUDA); with ``deterministic``, also
+    :func:`deterministic_torch`.
 
     Parameters
     ----------
     seed : int
         The seed, usually ``Params.seed``.
     deterministic : bool
-        Also call ``torch.use_deterministic_algorithms(True, warn_only=True)`` (a warning,
-        not an error, where an operation has no deterministic implementation), disable the
-        cuDNN autotuner and set ``CUBLAS_WORKSPACE_CONFIG`` unless already set (it only takes
-        effect if CUDA has not been initialised yet).
+        Ask torch for deterministic kernels only (an error, not a warning, where an operation
+        has none).
     """
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (seeds libraries that still draw from the global state)
     torch.manual_seed(seed)
     if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+        deterministic_torch()
+
+
+def deterministic_torch() -> None:
+    """Make torch's results depend on the inputs and the seed alone, on the CPU and on CUDA.
+
+    ``torch.use_deterministic_algorithms(True)`` (an operation without a deterministic
+    implementation raises instead of warning), cuDNN's autotuner off and its deterministic
+    mode on. CUDA's cuBLAS also needs ``CUBLAS_WORKSPACE_CONFIG`` before CUDA starts:
+    importing :mod:`helpers` sets it (``:4096:8``) unless the environment has one.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
 
 
 def regression_head(in_size: int, dropout: float) -> nn.Sequential:

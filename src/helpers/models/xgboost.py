@@ -104,7 +104,8 @@ class XGBoostModel:
         early_stopping_rounds : int
             Stop when the validation RMSE has not improved for this many rounds.
         n_threads : int or None
-            Threads used by XGBoost (None: all cores).
+            Threads of the quantile sketch and the booster (None: all cores, so that the
+            result may depend on the machine's core count).
 
         Returns
         -------
@@ -113,8 +114,10 @@ class XGBoostModel:
         """
         x_train, y_train = self._labelled_rows(x_train, y_train, "train")
         x_val, y_val = self._labelled_rows(x_val, y_val, "val")
-        train = xgboost.QuantileDMatrix(x_train, y_train)
-        validation = xgboost.QuantileDMatrix(x_val, y_val, ref=train)
+        # The quantile sketch depends on the threads too: bound it like the booster.
+        threads = {} if n_threads is None else {"nthread": n_threads}
+        train = xgboost.QuantileDMatrix(x_train, y_train, **threads)
+        validation = xgboost.QuantileDMatrix(x_val, y_val, ref=train, **threads)
         booster_params: dict[str, Any] = {
             "objective": "reg:squarederror",
             "eval_metric": "rmse",

@@ -32,7 +32,7 @@ from pydantic import (
 
 from helpers.errors import ParamsError
 from helpers.grid import Grid
-from helpers.params.base import PositiveInt, StrictModel, Year
+from helpers.params.base import PositiveInt, StrictModel, Year, repeated
 from helpers.params.validation import VALIDATION_PRODUCTS, ValidationParams
 from helpers.sources import glass_albedo
 
@@ -186,26 +186,47 @@ class CubeParams(StrictModel):
 
 
 class SamplingParams(StrictModel):
-    """Training-sample locations and their split."""
+    """Training-sample locations and their split.
+
+    ``train_years`` holds distinct years; ``split_ratios`` three positive shares (train,
+    validation, test) summing to 1, since every split needs locations.
+    """
 
     stride: PositiveInt = Field(description="cells between sample locations (5 at 0.05 deg)")
-    train_years: list[Year] = Field(min_length=1)
+    train_years: list[Year] = Field(min_length=1, description="distinct years of the training sequences")
     split_ratios: list[float] = Field(
         default_factory=lambda: [0.7, 0.2, 0.1],
         min_length=3,
         max_length=3,
-        description="train, validation, test shares of sample locations",
+        description="train, validation, test shares of sample locations (each > 0, summing to 1)",
     )
     split_method: Literal["random", "blocks"] = "random"
     block_size_deg: float = Field(10.0, gt=0, description="side of a spatial block (blocks split)")
 
+    @field_validator("train_years")
+    @classmethod
+    def _distinct_years(cls, years: list[int]) -> list[int]:
+        twice = repeated(years)
+        if twice:
+            raise ValueError(
+                f"{', '.join(map(str, twice))} given more than once; each training year once (a repeated year"
+                " would have its sequences drawn more than once)"
+            )
+        return years
+
     @field_validator("split_ratios")
     @classmethod
     def _ratios(cls, ratios: list[float]) -> list[float]:
-        if any(r < 0 for r in ratios) or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
+        shares = ", ".join(
+            f"{name} {r}" for name, r in zip(("train", "validation", "test"), ratios, strict=True)
+        )
+        if any(r <= 0 for r in ratios):
             raise ValueError(
-                f"split_ratios must be three non-negative shares summing to 1, got {list(ratios)}"
+                f"split_ratios must be three positive shares summing to 1, got {shares}: every split"
+                " needs locations (training learns on train, stops early on validation, is scored on test)"
             )
+        if not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
+            raise ValueError(f"split_ratios must be three positive shares summing to 1, got {shares}")
         return ratios
 
 
@@ -238,8 +259,8 @@ class TrainingParams(StrictModel):
     sequences_per_epoch: PositiveInt | None = Field(
         None, description="training sequences drawn per epoch, validation sequences kept (None: all)"
     )
-    num_threads: PositiveInt | None = Field(
-        None, description="CPU threads of torch and XGBoost (None: default)"
+    num_threads: PositiveInt = Field(
+        2, description="CPU threads of torch and XGBoost: pinned, so a seed repeats on any machine"
     )
     xgboost_max_rows: PositiveInt = Field(2_000_000, description="training pixel-days drawn for XGBoost")
 
@@ -423,6 +444,12 @@ class Params(StrictModel):
     def _consistent(self) -> Params:
         if self.world is None and self.data_root is None:
             raise ValueError("data_root is required when there is no world section (real data)")
+        twice = repeated(self.production.years or [])
+        if twice:
+            raise ValueError(
+                f"production.years {self.production.years} repeat {', '.join(map(str, twice))}:"
+                " each year is produced once (a repeated year would be produced twice)"
+            )
         for key, years in (
             ("sampling.train_years", self.sampling.train_years),
             ("experiments.training_year_sets", self.sample_years),
@@ -529,13 +556,23 @@ def load_params(path: Path | str, **overrides: Any) -> Params:
     Raises
     ------
     ParamsError
-        naming the file and, for each problem, the key path and what was expected.
+        naming the file: missing, unreadable, not UTF-8, not YAML, or, for each schema
+        problem, the key path and what was expected.
     """
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParamsError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start});"
+            " save the params file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read the params file ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,3 +15,14 @@ class StrictModel(BaseModel):
     """Base of every params section: unknown keys are errors, values are not coerced."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def repeated(values: Sequence[Hashable]) -> list[Hashable]:
+    """The values that occur more than once in ``values``, in order of first occurrence."""
+    seen: set[Hashable] = set()
+    twice: dict[Hashable, None] = {}
+    for value in values:
+        if value in seen:
+            twice[value] = None
+        seen.add(value)
+    return list(twice)

@@ -20,7 +20,7 @@ from rasterio.windows import Window
 from helpers.errors import SourceError
 from helpers.grid import Grid
 from helpers.io import atomic_path
-from helpers.sources._regrid import SourceWindow, select_window
+from helpers.sources._regrid import SourceWindow, naming, select_window
 
 
 @contextlib.contextmanager
@@ -49,21 +49,34 @@ def centre_axes(path: Path, src: rasterio.DatasetReader) -> tuple[np.ndarray, np
     return lat, lon
 
 
+def read_band(path: Path, src: rasterio.DatasetReader, window: Window | None = None) -> np.ndarray:
+    """Band 1 (stored values) within ``window`` (default: all of it).
+
+    A file whose header opens but whose pixel data is cut short or corrupt raises
+    SourceError naming ``path``.
+    """
+    try:
+        return src.read(1, window=window)
+    except RasterioError as exc:
+        raise SourceError(path, f"cannot read raster, truncated or corrupt? ({exc})") from exc
+
+
 def read_geographic(
     path: Path, src: rasterio.DatasetReader, dst: Grid, margin: int = 1
 ) -> tuple[np.ndarray, SourceWindow]:
-    """Band 1 of a geographic raster around ``dst`` (stored values) and the window read."""
+    """Band 1 of a geographic raster around ``dst`` (stored values) and the window read.
+
+    SourceError naming ``path`` for an axis of fewer than two pixels or unreadable pixel data.
+    """
     lat, lon = centre_axes(path, src)
-    window = select_window(lat, lon, dst, margin)
+    with naming(path):
+        window = select_window(lat, lon, dst, margin)
     if window.empty:
         return np.empty(window.shape, dtype=src.dtypes[0]), window
 
     def read_block(rows: slice, cols: slice) -> np.ndarray:
         block = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-        try:
-            return src.read(1, window=block)
-        except RasterioError as exc:
-            raise SourceError(path, f"cannot read raster, truncated or corrupt? ({exc})") from exc
+        return read_band(path, src, block)
 
     return window.read(read_block), window
 

@@ -62,14 +62,21 @@ class SdsSpec:
 
 
 def cmg_grid(path: Path, shape: tuple[int, ...]) -> Grid:
-    """The global grid of an array of ``shape``; SourceError if it is not a global grid."""
+    """The global grid of an array of ``shape``; SourceError if it is not a global grid.
+
+    The cells ``r = 180 / rows`` must tile the globe from the poles and the equator, so an
+    odd number of rows is refused too.
+    """
+    problem = (
+        f"array shape {tuple(int(n) for n in shape)} is not a global lat/lon grid "
+        "(expected (180/r, 360/r) for a resolution r, e.g. 3600 x 7200 at 0.05 deg)"
+    )
     if len(shape) != 2 or shape[0] < 1 or shape[1] != 2 * shape[0]:
-        raise SourceError(
-            path,
-            f"array shape {tuple(int(n) for n in shape)} is not a global lat/lon grid "
-            "(expected (180/r, 360/r) for a resolution r, e.g. 3600 x 7200 at 0.05 deg)",
-        )
-    return Grid.global_grid(180.0 / shape[0])
+        raise SourceError(path, problem)
+    try:
+        return Grid.global_grid(180.0 / shape[0])
+    except ValueError as exc:  # 180 / rows does not divide the grid's edges (an odd row count)
+        raise SourceError(path, f"{problem}: {exc}") from None
 
 
 @contextlib.contextmanager

@@ -14,29 +14,55 @@ window on the destination grid:
   block;
 * source coarser: bilinear interpolation (:func:`~helpers.grid.interp_bilinear`), NaN beyond
   half a source cell outside the source's extent.
+
+A source axis these functions cannot use (fewer than two values) raises :class:`AxisError`,
+which knows no file: readers run them inside :func:`naming` ``(path)``, which re-raises it as
+a :class:`~helpers.errors.SourceError` naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from helpers.errors import SourceError
 from helpers.grid import Grid, coarsen_mean, interp_bilinear
 
 _TOLERANCE = 1e-3  # in source cells
 
 
+class AxisError(ValueError):
+    """A source coordinate axis cannot be regridded; re-raised by :func:`naming` with the file."""
+
+
+@contextlib.contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """Re-raise an :class:`AxisError` of the block as a SourceError naming ``path``."""
+    try:
+        yield
+    except AxisError as exc:
+        raise SourceError(path, str(exc)) from exc
+
+
 @dataclass(frozen=True)
 class SourceWindow:
-    """Rows and (possibly wrapping) columns of a source array, with their coordinates."""
+    """Rows and (possibly wrapping) columns of a source array, with their coordinates.
+
+    ``lat_spacing`` and ``lon_spacing`` are the source's cell (or node) spacing in degrees,
+    known even when the window holds a single row or column.
+    """
 
     rows: slice
     cols: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
+    lat_spacing: float
+    lon_spacing: float
 
     @property
     def empty(self) -> bool:
@@ -60,10 +86,12 @@ def column_runs(cols: np.ndarray) -> list[tuple[int, int]]:
     return [(int(run[0]), int(run[-1]) + 1) for run in np.split(cols, breaks)]
 
 
-def spacing(coords: np.ndarray) -> float:
-    """Regular spacing of a coordinate axis (absolute value)."""
+def spacing(coords: np.ndarray, what: str = "coordinate") -> float:
+    """Regular spacing of a coordinate axis (absolute value); AxisError if it has under two values."""
     if coords.size < 2:
-        raise ValueError("a coordinate axis needs at least two values")
+        raise AxisError(
+            f"{what} axis has {coords.size} value(s); expected a regular axis of at least two cells or nodes"
+        )
     return float(abs(coords[1] - coords[0]))
 
 
@@ -77,10 +105,12 @@ def select_window(src_lat: np.ndarray, src_lon: np.ndarray, dst: Grid, margin: i
         regional one is taken to the -180..180 frame where it stays ascending there.
     dst : the destination grid.
     margin : number of extra source cells on each side.
+
+    Raises AxisError if a source axis has fewer than two values.
     """
     lat = np.asarray(src_lat, dtype=float)
     lon = np.asarray(src_lon, dtype=float)
-    lat_res, lon_res = spacing(lat), spacing(lon)
+    lat_res, lon_res = spacing(lat, "latitude"), spacing(lon, "longitude")
     pad_lat = (margin + _TOLERANCE) * lat_res
     inside = np.flatnonzero((lat >= dst.south - pad_lat) & (lat <= dst.north + pad_lat))
     rows = slice(int(inside[0]), int(inside[-1]) + 1) if inside.size else slice(0, 0)
@@ -97,7 +127,9 @@ def select_window(src_lat: np.ndarray, src_lon: np.ndarray, dst: Grid, margin: i
             lon = shifted
         cols = np.flatnonzero((lon >= dst.west - pad_lon) & (lon <= dst.east + pad_lon))
         window_lon = lon[cols]
-    return SourceWindow(rows=rows, cols=cols, lat=lat[rows], lon=window_lon)
+    return SourceWindow(
+        rows=rows, cols=cols, lat=lat[rows], lon=window_lon, lat_spacing=lat_res, lon_spacing=lon_res
+    )
 
 
 def _on_cell_centres(coords: np.ndarray, resolution: float, origin: float) -> bool:
@@ -151,12 +183,13 @@ def resample(
     """Resample ``field`` (..., lat.size, lon.size) onto ``dst``; see the module docstring.
 
     Returns float32 (..., dst.nlat, dst.nlon) with NaN where nothing valid contributes.
+    AxisError for a window of one source cell (no spacing to interpolate with).
     """
     lead = field.shape[:-2]
     if lat.size == 0 or lon.size == 0:
         return np.full((*lead, *dst.shape), np.nan, dtype=np.float32)
     field = field.astype(np.float32, copy=False)
-    resolution = spacing(lon) if lon.size > 1 else spacing(lat)
+    resolution = spacing(lon, "longitude") if lon.size > 1 else spacing(lat, "latitude")
     factor = aligned_factor(lat, lon, dst) if lon.size > 1 and lat.size > 1 else None
     if factor is not None:
         fine = Grid(dst.resolution / factor, *dst.bbox)

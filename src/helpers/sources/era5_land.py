@@ -16,7 +16,9 @@ Packed (scale_factor/add_offset) and plain float files decode alike.
   the nodes gets the area-weighted mean of a bilinear field at node spacing.
 
 Units are checked: ``%`` or valid values above 1 raise :class:`~helpers.errors.SourceError`.
-A year of the period without its file raises SourceError naming the missing file.
+A year of the period without its file raises SourceError naming the missing file; a time
+variable whose ``units`` are missing or not CF ``<unit> since <date>`` raises SourceError
+naming the file and the variable.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from helpers.sources._files import (
     require_directory,
     time_coordinate,
 )
-from helpers.sources._regrid import column_runs, resample, select_window
+from helpers.sources._regrid import column_runs, naming, resample, select_window
 
 VARIABLE = "swvl1"
 UNITS = "m**3 m**-3"
@@ -148,6 +150,31 @@ def _name_of(nc: netCDF4.Dataset, candidates: tuple[str, ...], path: Path, what:
     )
 
 
+def _time_days(path: Path, times: netCDF4.Variable) -> np.ndarray:
+    """Days (datetime64[D]) of the time variable, decoded from its CF ``units`` and ``calendar``.
+
+    SourceError naming the file and the variable when ``units`` is missing, not a string or
+    not ``<unit> since <date>``, or when the calendar has no real dates (e.g. ``360_day``).
+    """
+    expected = "expected CF units like 'seconds since 1970-01-01' (ERA5-Land: valid_time or time)"
+    units = getattr(times, "units", None)
+    if not isinstance(units, str):
+        got = "no units attribute" if units is None else f"units {units!r} (not a string)"
+        raise SourceError(path, f"time variable {times.name}: {got}; {expected}")
+    calendar = getattr(times, "calendar", "standard")
+    try:
+        stamps = netCDF4.num2date(
+            times[:], units, calendar, only_use_cftime_datetimes=False, only_use_python_datetimes=True
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SourceError(
+            path,
+            f"time variable {times.name}: cannot decode units {units!r} in calendar {calendar!r} ({exc});"
+            f" {expected} in a real-date calendar",
+        ) from exc
+    return np.array(stamps, dtype="datetime64[s]").astype("datetime64[D]")
+
+
 def _read_year(path: Path, grid: Grid, start: dt.date, end: dt.date) -> tuple[list[dt.date], np.ndarray]:
     """Daily fields of one file within ``start..end`` on ``grid``."""
     try:
@@ -167,20 +194,13 @@ def _read_year(path: Path, grid: Grid, start: dt.date, end: dt.date) -> tuple[li
                 path,
                 f"{VARIABLE} has dims {variable.dimensions}; expected ({time_name}, {lat_name}, {lon_name})",
             )
-        times = nc[time_name]
-        stamps = netCDF4.num2date(
-            times[:],
-            times.units,
-            getattr(times, "calendar", "standard"),
-            only_use_cftime_datetimes=False,
-            only_use_python_datetimes=True,
-        )
-        days = np.array(stamps, dtype="datetime64[s]").astype("datetime64[D]")
+        days = _time_days(path, nc[time_name])
         if np.any(np.diff(days) < np.timedelta64(0, "D")):
             raise SourceError(path, f"{time_name} is not sorted")
-        window = select_window(
-            np.asarray(nc[lat_name][:], dtype=float), np.asarray(nc[lon_name][:], dtype=float), grid
-        )
+        with naming(path):
+            window = select_window(
+                np.asarray(nc[lat_name][:], dtype=float), np.asarray(nc[lon_name][:], dtype=float), grid
+            )
         wanted = np.unique(days[(days >= np.datetime64(start)) & (days <= np.datetime64(end))])
         out = np.empty((len(wanted), *grid.shape), dtype=np.float32)
         steps_per_day = max(1, round(days.size / max(np.unique(days).size, 1)))
@@ -205,9 +225,10 @@ def _read_year(path: Path, grid: Grid, start: dt.date, end: dt.date) -> tuple[li
                     path, f"cannot read {VARIABLE}, file truncated or corrupt? ({exc})"
                 ) from exc
             check_fraction_values(path, raw, VARIABLE, expected=UNITS)
-            out[block : block + len(block_days)] = resample(
-                _daily_means(raw, days[step_slice]), window.lat, window.lon, grid
-            )
+            with naming(path):
+                out[block : block + len(block_days)] = resample(
+                    _daily_means(raw, days[step_slice]), window.lat, window.lon, grid
+                )
     return wanted.astype(object).tolist(), out
 
 

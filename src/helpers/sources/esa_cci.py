@@ -33,7 +33,7 @@ from helpers.sources._files import (
     require_directory,
     time_coordinate,
 )
-from helpers.sources._regrid import resample, select_window
+from helpers.sources._regrid import naming, resample, select_window
 
 LABEL = "ESA CCI SM"
 VERSION = "09.1"
@@ -140,9 +140,10 @@ def read_file(path: Path | str, grid: Grid) -> np.ndarray:
     with _open(path) as nc:
         sm = nc["sm"]
         check_fraction_units(path, getattr(sm, "units", None), "sm")
-        window = select_window(
-            np.asarray(nc["lat"][:], dtype=float), np.asarray(nc["lon"][:], dtype=float), grid
-        )
+        with naming(path):
+            window = select_window(
+                np.asarray(nc["lat"][:], dtype=float), np.asarray(nc["lon"][:], dtype=float), grid
+            )
         if window.empty:
             raw = np.empty(window.shape, dtype=np.float32)
         else:
@@ -153,7 +154,8 @@ def read_file(path: Path | str, grid: Grid) -> np.ndarray:
             except (OSError, RuntimeError) as exc:
                 raise SourceError(path, f"cannot read sm, file truncated or corrupt? ({exc})") from exc
     check_fraction_values(path, raw, "sm")
-    return resample(raw, window.lat, window.lon, grid)
+    with naming(path):
+        return resample(raw, window.lat, window.lon, grid)
 
 
 def read(directory: Path | str, grid: Grid, start: dt.date, end: dt.date) -> xr.DataArray:

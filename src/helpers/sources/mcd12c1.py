@@ -29,7 +29,7 @@ from helpers.grid import Grid
 from helpers.sources import _hdf4
 from helpers.sources._files import require_directory
 from helpers.sources._geotiff import open_raster, read_geographic
-from helpers.sources._regrid import place_on_grid, spacing
+from helpers.sources._regrid import SourceWindow, place_on_grid
 
 SDS_NAME = "Majority_Land_Cover_Type_1"
 WATER = 0
@@ -104,18 +104,18 @@ def write(directory: Path | str, year: int, classes: np.ndarray, grid: Grid) -> 
     return path
 
 
-def _read_classes(path: Path, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stored classes around ``grid`` and their centre coordinates."""
+def _read_classes(path: Path, grid: Grid) -> tuple[np.ndarray, SourceWindow]:
+    """Stored classes around ``grid`` and the window of the file they come from."""
     if path.suffix.lower() == ".hdf":
         with _hdf4.open_sd(path) as sd:
             raw, _, window = _hdf4.read_window(path, sd, SDS_NAME, grid, margin=0)
-        return raw, window.lat, window.lon
+        return raw, window
     with open_raster(path) as src:
         if src.crs is None or not src.crs.is_geographic:
             raise SourceError(path, f"expected a geographic (lat/lon) CMG raster, got CRS {src.crs}")
         _hdf4.cmg_grid(path, (src.height, src.width))
         raw, window = read_geographic(path, src, grid, margin=0)
-    return raw, window.lat, window.lon
+    return raw, window
 
 
 def read(path: Path | str, grid: Grid) -> xr.Dataset:
@@ -130,16 +130,24 @@ def read(path: Path | str, grid: Grid) -> xr.Dataset:
     -------
     Dataset with ``land_cover`` (uint8, majority IGBP class), ``water_fraction`` and
     ``snow_ice_fraction`` (float32, 0-1), all (lat, lon).
+
+    Raises
+    ------
+    SourceError
+        naming ``path``: unreadable file, missing SDS, not a global grid, or a ``grid`` that
+        is not an integer multiple of the file's cells.
     """
     path = Path(path)
-    raw, lat, lon = _read_classes(path, grid)
-    resolution = spacing(lon)
+    raw, window = _read_classes(path, grid)
+    resolution = window.lon_spacing  # the file's cells, even for a window one cell wide
     factor = round(grid.resolution / resolution)
     if factor < 1 or not math.isclose(grid.resolution / resolution, factor, rel_tol=1e-6):
-        raise ValueError(
-            f"grid resolution {grid.resolution} deg must be an integer multiple of the file's {resolution} deg"
+        raise SourceError(
+            path,
+            f"grid resolution {grid.resolution} deg must be an integer multiple of the file's {resolution} deg",
         )
-    classes = place_on_grid(raw, lat, lon, Grid(grid.resolution / factor, *grid.bbox), fill=FILL)
+    fine = Grid(grid.resolution / factor, *grid.bbox)
+    classes = place_on_grid(raw, window.lat, window.lon, fine, fill=FILL)
     classes = np.where(classes == FILL, WATER, classes)
     blocks = (
         classes.reshape(grid.nlat, factor, grid.nlon, factor).transpose(0, 2, 1, 3).reshape(*grid.shape, -1)

@@ -15,6 +15,9 @@ The mosaic is processed in bands of destination rows so memory stays bounded at 
 arc-seconds. Tiles absent from the directory are treated as ocean (MERIT has no tiles over
 sea): their cells are NaN, and the slope of coastal pixels next to them is NaN. A
 destination finer than the tiles gets bilinearly interpolated elevation and slope.
+
+A tile that cannot be opened or read (cut short, corrupt) raises
+:class:`~helpers.errors.SourceError` naming the tile file.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from rasterio.windows import Window
 from helpers.errors import SourceError
 from helpers.grid import EARTH_RADIUS_KM, Grid, margin_grid
 from helpers.sources._files import require_directory
-from helpers.sources._geotiff import centre_axes, open_raster, write_geographic
+from helpers.sources._geotiff import centre_axes, open_raster, read_band, write_geographic
 from helpers.sources._regrid import resample
 
 TILE_DEGREES = 5
@@ -123,7 +126,7 @@ def _mosaic(tiles: dict[tuple[int, int], Path], area: Grid) -> np.ndarray:
                 cols = np.flatnonzero((lon > area.west) & (lon < area.east))
                 if rows.size == 0 or cols.size == 0:
                     continue
-                block = src.read(1, window=Window(cols[0], rows[0], cols.size, rows.size))
+                block = read_band(path, src, Window(cols[0], rows[0], cols.size, rows.size))
                 row0 = round((area.north - lat[rows[0]]) / area.resolution - 0.5)
                 col0 = round((lon[cols[0]] - area.west) / area.resolution - 0.5)
                 nodata = src.nodata if src.nodata is not None else NODATA

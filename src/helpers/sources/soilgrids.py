@@ -34,7 +34,7 @@ from helpers.errors import SourceError
 from helpers.grid import Grid
 from helpers.sources._files import require_directory
 from helpers.sources._geotiff import open_raster, read_geographic, write_geographic
-from helpers.sources._regrid import resample
+from helpers.sources._regrid import naming, resample
 
 PROPERTIES = ("clay", "sand", "silt")
 NODATA = -32768
@@ -83,7 +83,8 @@ def read_property(directory: Path | str, prop: str, grid: Grid) -> np.ndarray:
             raw, window = read_geographic(path, src, grid)
             grams = np.where(raw == nodata, np.nan, raw.astype(np.float32))
             _check_range(path, grams)
-            return resample(grams, window.lat, window.lon, grid) / 10
+            with naming(path):
+                return resample(grams, window.lat, window.lon, grid) / 10
         try:
             with WarpedVRT(
                 src,

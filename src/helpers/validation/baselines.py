@@ -31,7 +31,6 @@ others. Their reference, trained with the same budget and all inputs, is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -41,13 +40,14 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
-from helpers.cube import MASK_VALUES, feature_names, open_cube
+from helpers import inputs
+from helpers.cube import MASK_VALUES, cube_key, feature_names, open_cube
 from helpers.errors import SourceError
 from helpers.io import atomic_path
 from helpers.metrics import MIN_PAIRS
 from helpers.models import load_model
 from helpers.params import Params
-from helpers.production import SM_MAX, tiles
+from helpers.production import SM_MAX
 from helpers.provenance import global_attributes
 from helpers.sampling import read_points, sequence_calendar
 from helpers.training import predict
@@ -146,11 +146,8 @@ def cdf_path(params: Params) -> Path:
 
 def cdf_key(params: Params, ds: xr.Dataset) -> str:
     """What the CDF-matched product depends on: the datacube, the training years, the quantiles."""
-    cube_id = hashlib.sha256(
-        (ds.attrs.get("date_created", "") + ds.attrs.get("glass_sm_params", "")).encode()
-    ).hexdigest()[:16]
     return json.dumps(
-        {"cube": cube_id, "train_years": params.sampling.train_years, "n_quantiles": N_QUANTILES}, sort_keys=True
+        {"cube": cube_key(ds), "train_years": params.sampling.train_years, "n_quantiles": N_QUANTILES}, sort_keys=True
     )
 
 
@@ -174,7 +171,7 @@ def build_cdf_product(params: Params, progress: bool = True) -> Path:
     template = _cdf_template(params, ds, key)
     with atomic_path(path) as tmp:
         template.to_zarr(tmp, compute=False, zarr_format=2, consolidated=True)
-        tile_list = tiles(mask.shape, params.production.tile_cells)
+        tile_list = [(rows, cols) for rows, cols, _ in params.to_grid().tiles(params.production.tile_cells)]
         for rows, cols in tqdm(tile_list, desc="CDF matching", unit="tile", disable=not progress):
             land = mask[rows, cols] == MASK_VALUES["land"]
             out = np.full((times.size, *land.shape), np.nan, dtype=np.float32)
@@ -286,7 +283,7 @@ def models_at_cells(
         x, _ = read_points(ds, params, np.asarray(rows), np.asarray(cols), calendar)
         central = calendar["central"].to_numpy()
         for name, (model, columns, mean, scale) in loaded.items():
-            normalised = np.nan_to_num((x[..., columns] - mean) / scale).astype(np.float32)
+            normalised = inputs.normalise(x[..., columns], mean, scale)
             estimate = predict(model, normalised, batch_size=params.production.batch_size)
             out[name][np.flatnonzero(times.year == year)] = np.clip(estimate[:, central], 0.0, SM_MAX).T
     return out

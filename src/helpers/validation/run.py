@@ -36,11 +36,18 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from helpers import truth
-from helpers.cube import MASK_VALUES, open_cube
+from helpers.cube import MASK_VALUES, cube_key, open_cube
 from helpers.errors import SourceError
 from helpers.io import atomic_path
 from helpers.params import Params
-from helpers.production import FLAG_BITS, model_digest, model_file, open_product, product_path
+from helpers.production import (
+    FLAG_BITS,
+    PRODUCT_SETTINGS_ATTR,
+    model_digest,
+    model_file,
+    open_product,
+    product_path,
+)
 from helpers.provenance import global_attributes
 from helpers.sources import esa_cci
 from helpers.validation import baselines, matching, stations
@@ -115,10 +122,10 @@ def _station_files_fingerprint(params: Params, sources: list[str]) -> str:
 def _store_key(params: Params, product: xr.Dataset, ds: xr.Dataset, sources: list[str]) -> str:
     products = params.validation.products
     parts = {
-        "cube": ds.attrs.get("date_created"),
+        "cube": cube_key(ds),
         "cdf_matched": baselines.cdf_key(params, ds) if "cdf_matched" in products else None,
         "validation": params.validation.model_dump(mode="json", exclude={"representative", "winter"}),
-        "product": product.attrs.get("glass_sm_product_key"),
+        "product": product.attrs.get(PRODUCT_SETTINGS_ATTR),
         "stations": _station_files_fingerprint(params, sources),
         "sources": sources,
         "ablations": {

@@ -29,6 +29,7 @@ repeatable for given params (the tile size is part of them).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
+from helpers import keys
 from helpers.grid import Grid, coarsen_mean
 from helpers.io import atomic_path
 from helpers.params import Params
@@ -88,24 +90,68 @@ def _rng(params: Params, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([params.seed, *keys]))
 
 
+#: The record a complete world leaves in its raw folder: what made it (:func:`world_settings`).
+WORLD_RECORD = "WORLD_COMPLETE"
+
+
+def world_settings(params: Params) -> dict:
+    """Everything the world's files depend on: the world section, grid, period, seed, sources."""
+    if params.world is None:
+        raise ValueError(f"params {params.run_name!r} have no world section: they describe real data")
+    return {
+        "world": params.world.model_dump(mode="json"),
+        "grid": params.grid.model_dump(mode="json"),
+        "period": params.period.model_dump(mode="json"),
+        "seed": params.seed,
+        "sources": params.sources.model_dump(mode="json"),
+    }
+
+
+def stored_world(raw_dir: Path) -> dict | None:
+    """The record of the world in ``raw_dir`` (``settings`` and ``digest``), None without one.
+
+    A world of an older version, whose record is not JSON, has none (it is rebuilt)."""
+    path = Path(raw_dir) / WORLD_RECORD
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and {"settings", "digest"} <= set(record) else None
+
+
 def world_exists(params: Params) -> bool:
-    """True when the raw inputs and the truth of this run are complete on disk."""
-    return (params.raw_dir / "WORLD_COMPLETE").exists() and (params.truth_dir / "truth.zarr").exists()
+    """True when the raw inputs and the truth of this run are complete on disk and were made
+    with the settings ``params`` give now (:func:`world_settings`)."""
+    record = stored_world(params.raw_dir)
+    return (
+        record is not None
+        and not keys.differences(record["settings"], world_settings(params))
+        and (params.truth_dir / "truth.zarr").exists()
+    )
 
 
 def generate_world(params: Params, progress: bool = True, overwrite: bool = False) -> Path:
-    """Generate the twin world's input files and truth for ``params``; return the raw folder."""
-    if params.world is None:
-        raise ValueError(f"params {params.run_name!r} have no world section: they describe real data")
-    if world_exists(params) and not overwrite:
-        log.info("twin world exists: %s", params.raw_dir)
-        return params.raw_dir
+    """Generate the twin world's input files and truth for ``params``; return the raw folder.
+
+    An existing complete world is kept when it was made with the same :func:`world_settings`;
+    one made with other settings is rebuilt, with a warning naming what changed.
+    """
+    wanted = world_settings(params)
+    if not overwrite:
+        record = stored_world(params.raw_dir)
+        changed = keys.differences(record and record["settings"], wanted)
+        if not changed and (params.truth_dir / "truth.zarr").exists():
+            log.info("twin world exists: %s", params.raw_dir)
+            return params.raw_dir
+        if record is not None or params.raw_dir.exists():
+            log.warning("rebuilding the twin world in %s: %s", params.raw_dir, "; ".join(changed) or "no truth")
     grid = params.to_grid()
     with atomic_path(params.raw_dir) as raw, atomic_path(params.truth_dir) as truth:
         statics = _write_static_products(params, grid, raw)
         stations = place_stations(params, statics, _rng(params, 0, _STREAMS["stations"]))
         _simulate_years(params, grid, statics, stations, raw, truth, progress)
-        (raw / "WORLD_COMPLETE").write_text(f"twin world of run {params.run_name}, seed {params.seed}\n")
+        record = {"run_name": params.run_name, "settings": wanted, "digest": keys.digest(wanted)}
+        (raw / WORLD_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return params.raw_dir
 
 
