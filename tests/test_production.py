@@ -52,6 +52,19 @@ def setup(tiny, tmp_path_factory):
     return make, ds, path
 
 
+def dies_on_call(n: int, unit):
+    """``unit`` (``produce_unit``) that raises KeyboardInterrupt on its ``n``-th call: a killed run."""
+    calls = {"n": 0}
+
+    def wrapped(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt("killed")
+        return unit(*args, **kwargs)
+
+    return wrapped
+
+
 def test_product_covers_the_year_with_masks_flags_and_cf_attributes(setup):
     make, ds, _ = setup
     params = make("plain")
@@ -83,16 +96,8 @@ def test_killed_production_resumes_to_the_same_product(setup, monkeypatch):
     make, ds, _ = setup
     reference = xr.open_zarr(production.produce(make("whole"), progress=False, ds=ds)).load()
     params = make("killed")
-    calls = {"n": 0}
     original = production.produce_unit
-
-    def dies_on_the_fourth(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt("killed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(production, "produce_unit", dies_on_the_fourth)
+    monkeypatch.setattr(production, "produce_unit", dies_on_call(4, original))
     with pytest.raises(KeyboardInterrupt):
         production.produce(params, progress=False, ds=ds)
     partial = params.data_dir / "product.zarr.partial"
@@ -110,16 +115,8 @@ def test_a_partial_product_made_with_other_tiles_is_rebuilt_not_resumed(setup, m
     make, ds, _ = setup
     retiled = {"tile_cells": 30, "chunk_cells": 15}
     reference = xr.open_zarr(production.produce(make("retiled_reference", **retiled), progress=False, ds=ds))
-    calls = {"n": 0}
     original = production.produce_unit
-
-    def dies_on_the_third(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("killed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(production, "produce_unit", dies_on_the_third)
+    monkeypatch.setattr(production, "produce_unit", dies_on_call(3, original))
     with pytest.raises(KeyboardInterrupt):
         production.produce(make("retiled"), progress=False, ds=ds)
     monkeypatch.setattr(production, "produce_unit", original)

@@ -13,28 +13,27 @@ class ParamsError(GlassSMError, ValueError):
     """A params file is missing, unreadable or violates the schema."""
 
 
-class SourceError(GlassSMError):
+class PathError(GlassSMError):
+    """An error about one file or folder: the message is ``<path>: <problem>``."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class SourceError(PathError):
     """An input product file is missing, unreadable or not what was expected.
 
     The message always starts with the offending path.
     """
 
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
-
-class RunFolderError(GlassSMError):
+class RunFolderError(PathError):
     """A run folder cannot be used: its manifest is corrupt, or the folder cannot be created or written.
 
     The message always starts with the offending path.
     """
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
 
 class MissingInputsError(GlassSMError):
