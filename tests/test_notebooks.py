@@ -227,14 +227,30 @@ def test_notebook_04_runs_on_tiny(trained):
     product = xr.open_zarr(tiny.data_dir / "product.zarr")
     assert product.sizes["time"] == 365 + 366 + 365
     calibration = pd.read_csv(tiny.run_dir / "tables" / "uncertainty_calibration.csv")
-    assert list(calibration["split"]) == ["validation", "test"]
-    assert calibration.loc[0, "coverage"] == pytest.approx(0.9, abs=0.01)
-    # the factor fitted on the validation split holds on the test split (random split: the same
-    # population), scored on the test days of notebook 02
-    assert calibration.loc[1, "coverage"] == pytest.approx(0.9, abs=0.05) and calibration["factor"].nunique() == 1
+    assert list(zip(calibration["method"], calibration["split"], strict=True)) == [
+        ("spread_head", "validation"), ("spread_head", "test"), ("mc_dropout", "validation"), ("mc_dropout", "test")]
+    assert list(calibration["in_product"]) == [True, True, False, False]
+    for method, rows in calibration.groupby("method"):
+        rows = rows.set_index("split")
+        assert rows.loc["validation", "coverage"] == pytest.approx(0.9, abs=0.01), method
+        # the factor fitted on the validation split holds on the test split (random split: the
+        # same population), scored on the test days of notebook 02
+        assert rows.loc["test", "coverage"] == pytest.approx(0.9, abs=0.05) and rows["factor"].nunique() == 1
     comparison = pd.read_csv(tiny.run_dir / "tables" / "model_comparison.csv")
-    assert calibration.loc[1, "n"] == comparison.loc[comparison["subset"] == "all", "n"].iloc[0]
-    assert product.attrs["glass_sm_uncertainty_factor"] == pytest.approx(calibration.loc[0, "factor"])
+    assert (calibration.loc[calibration["split"] == "test", "n"] == comparison.loc[comparison["subset"] == "all", "n"].iloc[0]).all()
+    head = calibration.set_index(["method", "split"]).loc[("spread_head", "validation")]
+    assert product.attrs["glass_sm_uncertainty_factor"] == pytest.approx(head["factor"])
+    assert product.attrs["glass_sm_uncertainty_method"] == "spread_head" and (tiny.data_dir / "atlstm.spread_head.pt").exists()
+    strata = pd.read_csv(tiny.run_dir / "tables" / "uncertainty_strata.csv")
+    for _method, rows in strata.groupby("method"):
+        total = rows.loc[rows["stratum_kind"] == "all", "n"].item()
+        assert rows.loc[rows["stratum_kind"] == "koppen", "n"].sum() == total == calibration.loc[1, "n"]  # test split
+        terciles = rows[rows["stratum_kind"] == "tercile"].set_index("stratum")
+        assert list(terciles.index) == ["dry", "middle", "wet"] and terciles["n"].sum() == total
+        assert terciles.loc["dry", "target_max"] <= terciles.loc["middle", "target_min"] + 1e-6
+        assert rows["coverage"].between(0, 1).all()
+    lower, upper, sm = (product[k].isel(time=slice(180, 190)).values for k in ("sm_lower", "sm_upper", "sm"))
+    assert np.nanmin(lower) >= 0 and np.nanmax(upper) <= 0.6 and (np.isnan(sm) | ((lower <= sm) & (sm <= upper))).all()
     skill = pd.read_csv(tiny.run_dir / "tables" / "truth_skill.csv", dtype={"year": str})
     assert set(skill["scope"]) == {"test_split", "product"}
     rows = skill[skill["scope"] == "product"]

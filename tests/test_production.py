@@ -1,4 +1,7 @@
-"""Tests of helpers.production on the shared tiny twin world (one year, an untrained small AtLSTM)."""
+"""Tests of helpers.production on the shared tiny twin world (an untrained small AtLSTM).
+
+Most tests produce 2000 alone with ``blend_days`` 0 (one run per tile); the blending of yearly
+runs, and its resume, are tested on 2000-2001 with the default blend."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import torch
 import xarray as xr
 
 import helpers.production as production
+import helpers.production.run as production_run
 from helpers.cube import MASK_VALUES, feature_names, open_cube
 from helpers.models import ModelFileError, get_model, save_model, seed_everything
 from helpers.params import ModelParams, load_params
@@ -41,6 +45,7 @@ def setup(tiny, tmp_path_factory):
             "tile_cells": 45,
             "chunk_cells": 15,
             "mc_passes": 3,
+            "blend_days": 0,
         }
         return load_params(
             tiny.outputs_dir.parent / "tiny.yaml",
@@ -86,6 +91,11 @@ def test_product_covers_the_year_with_masks_flags_and_cf_attributes(setup):
     np.testing.assert_array_equal(frozen, lst < production.FROZEN_LST_K)
     spread = product["sm_uncertainty"].values[:, land]
     assert np.isfinite(spread).all() and (spread > 0).mean() > 0.9
+    # The interval's bounds: sm -+ z sigma, clipped to the physical range.
+    lower, upper, estimate = (product[k].values[:, land] for k in ("sm_lower", "sm_upper", "sm"))
+    np.testing.assert_allclose(lower, np.clip(estimate - 1.6448536 * spread, 0, production.SM_MAX), atol=1e-6)
+    np.testing.assert_allclose(upper, np.clip(estimate + 1.6448536 * spread, 0, production.SM_MAX), atol=1e-6)
+    assert (lower >= 0).all() and (upper <= production.SM_MAX).all() and (lower <= estimate).all()
     assert product["sm"].attrs["standard_name"] == "volume_fraction_of_condensed_water_in_soil"
     assert product["sm"].attrs["units"] == "m3 m-3" and "flag_masks" in product["sm_flag"].attrs
     assert product.attrs["Conventions"].startswith("CF-1.10") and product.attrs["glass_sm_model"] == "atlstm"
@@ -93,20 +103,46 @@ def test_product_covers_the_year_with_masks_flags_and_cf_attributes(setup):
 
 
 def test_killed_production_resumes_to_the_same_product(setup, monkeypatch):
+    """Blended over 2000-2001 and killed between the two years of a tile: the resumed tile
+    recomputes its 2000 run for the blend and ends bit-identical to an uninterrupted run."""
     make, ds, _ = setup
-    reference = xr.open_zarr(production.produce(make("whole"), progress=False, ds=ds)).load()
-    params = make("killed")
-    original = production.produce_unit
-    monkeypatch.setattr(production, "produce_unit", dies_on_call(4, original))
+    # Land kept in a box across tiles 0, 1, 4 and 5 only (water elsewhere), to keep the five
+    # two-year products of this test cheap.
+    box = np.zeros(ds["mask"].shape, dtype=bool)
+    box[25:65, 30:60] = True
+    ds = ds.assign(mask=ds["mask"].where(box, MASK_VALUES["water"]))
+    blended = {"years": [2000, 2001], "blend_days": 60}
+    reference = xr.open_zarr(production.produce(make("whole", **blended), progress=False, ds=ds)).load()
+    params = make("killed", **blended)
+    original = production_run.produce_unit
+    monkeypatch.setattr(production_run, "produce_unit", dies_on_call(4, original))  # tile 1, year 2001
     with pytest.raises(KeyboardInterrupt):
         production.produce(params, progress=False, ds=ds)
     partial = params.data_dir / "product.zarr.partial"
     assert partial.exists() and not production.product_path(params).exists()
-    assert len(list((partial / ".done").iterdir())) == 3
-    monkeypatch.setattr(production, "produce_unit", original)
+    assert sorted(p.name for p in (partial / ".done").iterdir()) == ["2000_00000", "2000_00001", "2001_00000"]
+    monkeypatch.setattr(production_run, "produce_unit", original)
     resumed = xr.open_zarr(production.produce(params, progress=False, ds=ds)).load()
-    for name in ("sm", "sm_uncertainty", "sm_flag"):
+    for name in production.VARIABLES:
         np.testing.assert_array_equal(resumed[name].values, reference[name].values)
+    # A job of 2001 alone blends with the 2000 run all the same: the record does not depend on
+    # how it is cut into jobs.
+    alone = xr.open_zarr(production.produce(make("alone", years=[2001], blend_days=60), progress=False, ds=ds))
+    np.testing.assert_array_equal(alone["sm"].values, reference["sm"].sel(time="2001").values)
+    # Blending touches only the days within 30 days of a 1 January with runs on both sides (the
+    # cube holds 1999-2001): a product without it agrees elsewhere.
+    switched = xr.open_zarr(production.produce(make("switched", years=[2000, 2001]), progress=False, ds=ds)).load()
+    times = pd.DatetimeIndex(reference["time"].values)
+    window = (times <= "2000-01-30") | ((times >= "2000-12-02") & (times <= "2001-01-30"))  # 1999 | 2000 | 2001
+    land = ds["mask"].values == MASK_VALUES["land"]
+    np.testing.assert_array_equal(reference["sm"].values[~window], switched["sm"].values[~window])
+    assert not np.allclose(reference["sm"].values[window][:, land], switched["sm"].values[window][:, land])
+    at = times.get_loc(pd.Timestamp("2001-01-01"))
+
+    def jump(product):
+        return np.abs(product["sm"].values[at, land] - product["sm"].values[at - 1, land]).mean()
+
+    assert jump(reference) < 0.5 * jump(switched)  # an untrained model's runs disagree much
 
 
 def test_a_partial_product_made_with_other_tiles_is_rebuilt_not_resumed(setup, monkeypatch, caplog):
@@ -115,11 +151,11 @@ def test_a_partial_product_made_with_other_tiles_is_rebuilt_not_resumed(setup, m
     make, ds, _ = setup
     retiled = {"tile_cells": 30, "chunk_cells": 15}
     reference = xr.open_zarr(production.produce(make("retiled_reference", **retiled), progress=False, ds=ds))
-    original = production.produce_unit
-    monkeypatch.setattr(production, "produce_unit", dies_on_call(3, original))
+    original = production_run.produce_unit
+    monkeypatch.setattr(production_run, "produce_unit", dies_on_call(3, original))
     with pytest.raises(KeyboardInterrupt):
         production.produce(make("retiled"), progress=False, ds=ds)
-    monkeypatch.setattr(production, "produce_unit", original)
+    monkeypatch.setattr(production_run, "produce_unit", original)
     with caplog.at_level("WARNING"):
         resumed = xr.open_zarr(production.produce(make("retiled", **retiled), progress=False, ds=ds))
     assert "production.tile_cells: 45 -> 30" in caplog.text and resumed["sm"].encoding["chunks"][1:] == (15, 15)
@@ -165,9 +201,9 @@ def test_head_only_dropout_draws_equal_whole_model_draws():
     model = get_model("atlstm", 3, ModelParams(hidden_size=4, attention_size=2, dropout=0.3))
     x = np.random.default_rng(0).normal(size=(5, 20, 3)).astype(np.float32)
     torch.manual_seed(1)
-    fast = production._dropout_draws(model, x, 3, 2, head_only=True)
+    fast = production.dropout_draws(model, x, 3, 2, head_only=True)
     torch.manual_seed(1)
-    slow = production._dropout_draws(model, x, 3, 2, head_only=False)
+    slow = production.dropout_draws(model, x, 3, 2, head_only=False)
     np.testing.assert_allclose(fast, slow, atol=1e-6)
     assert fast.std(axis=0).mean() > 0 and not model.training
 
@@ -195,7 +231,7 @@ def test_a_local_dask_cluster_writes_the_same_product(setup, tiny):
     params.data_dir.mkdir(parents=True, exist_ok=True)
     params.cube_path.symlink_to(tiny.cube_path, target_is_directory=True)
     product = xr.open_zarr(production.produce(params, progress=False)).load()
-    for name in ("sm", "sm_uncertainty", "sm_flag"):
+    for name in production.VARIABLES:
         np.testing.assert_array_equal(product[name].values, reference[name].values)
 
 
@@ -205,7 +241,7 @@ def test_exact_dropout_spread_of_a_linear_head_matches_many_passes():
     x = np.random.default_rng(1).normal(size=(4, 15, 3)).astype(np.float32)
     sm, spread = production.linear_head_spread(model, x, batch_size=2)
     np.testing.assert_allclose(sm, model.predict_sequences(x), atol=1e-6)
-    draws = production._dropout_draws(model, x, 4000, 4)
+    draws = production.dropout_draws(model, x, 4000, 4)
     np.testing.assert_allclose(spread, draws.std(axis=0), rtol=0.08)
     np.testing.assert_allclose(sm, draws.mean(axis=0), atol=4 * spread.max() / np.sqrt(4000) + 1e-6)
 
@@ -216,8 +252,8 @@ def test_calibration_file_scales_the_uncertainty_and_a_new_factor_rebuilds_the_p
     plain = xr.open_zarr(production.produce(params, progress=False, ds=ds)).load()
     assert plain.attrs["glass_sm_uncertainty_factor"] == 1.0
     assert "NOT calibrated" in plain["sm_uncertainty"].attrs["comment"]
-    record = {"model_digest": production.model_digest(path), "factor": 2.5, "level": 0.9, "z": 1.645,
-              "coverage_test": 0.88}
+    record = {"model_digest": production.model_digest(path), "method": "mc_dropout", "factor": 2.5, "level": 0.9,
+              "z": 1.645, "coverage_test": 0.88}
     production.calibration_path(params).write_text(json.dumps(record))
     scaled = xr.open_zarr(production.produce(params, progress=False, ds=ds)).load()
     assert scaled.attrs["glass_sm_uncertainty_factor"] == 2.5
@@ -251,16 +287,48 @@ def test_annual_mean_and_netcdf_export_match_the_daily_product(setup):
 
 def test_run_overlap_compares_two_runs_on_their_shared_days(setup):
     make, ds, _ = setup
-    params = make("overlap")
+    params = make("overlap", blend_days=60)
     applied = production.Applied.load(params)
-    table, summary = production.run_overlap(params, applied, ds, 1999, n_cells=50)
+    overlap = production.run_overlap(params, applied, ds, 1999, n_cells=50)
+    table, summary = overlap.table, overlap.summary
     assert len(table) == 60 and table["offset"].min() == -30 and table["offset"].max() == 29
     at = table.set_index("offset")["disagreement"]
     assert (at > 0).all()  # the runs see other context, so they differ on every shared day
     # Triangle inequality across the switch: 1 Jan of one run to 31 Dec of the other.
     assert summary["switch_jump"] <= summary["within_run_jump"] + (at[-1] + at[0]) / 2 + 1e-7
+    # The blend is the weighted mean of the two runs, with the weight of the later run rising.
+    first, second, blended = (overlap.series[k].to_numpy() for k in ("run 1999", "run 2000", "blended"))
+    weight = table["weight"].to_numpy()[:, None]
+    np.testing.assert_allclose(blended, (1 - weight) * first + weight * second, atol=1e-6)
+    assert (np.diff(table["weight"]) > 0).all()
     with pytest.raises(ValueError, match="not in the datacube"):
         production.run_overlap(params, applied, ds, 2001)
+
+
+def test_blend_weights_rise_smoothly_and_symmetrically():
+    for days in (2, 10, 60):
+        w = production.blend_weights(days)
+        assert w.shape == (days,) and (np.diff(w) > 0).all() and 0 < w[0] < 0.5 < w[-1] < 1
+        np.testing.assert_allclose(w + w[::-1], 1.0, atol=1e-6)
+        assert np.abs(np.diff(w)).max() <= np.pi / (2 * days) + 1e-6
+    assert production.blend_weights(0).size == 0
+
+
+def test_blended_year_uses_its_own_run_away_from_new_year_and_neighbours_near_it():
+    days = pd.date_range("2000-11-01", "2001-02-28")
+    runs = {
+        year: production.YearRun(days, np.full((1, days.size), value, np.float32), np.full((1, days.size), value / 10, np.float32))
+        for year, value in ((2000, 0.1), (2001, 0.3))
+    }
+    own = days[days.year == 2001]
+    sm, spread = production.blended_year(2001, own, runs, 20)
+    assert sm[0, own.get_loc("2001-01-11")] == pytest.approx(0.3) and sm[0, -1] == pytest.approx(0.3)
+    w = production.blend_weights(20)[10:]  # 1-10 January: the second half of the 20-day window
+    np.testing.assert_allclose(sm[0, :10], 0.1 * (1 - w) + 0.3 * w, rtol=1e-6)
+    assert sm[0, 0] == pytest.approx(0.2, abs=0.01)  # at the turn of the year both runs count alike
+    np.testing.assert_allclose(spread, sm / 10, rtol=1e-6)
+    alone, _ = production.blended_year(2001, own, {2001: runs[2001]}, 20)  # the record's first year
+    np.testing.assert_allclose(alone, 0.3)
 
 
 def test_year_boundary_jumps_find_a_seam_and_not_a_smooth_series():
@@ -300,7 +368,7 @@ def test_production_sequences_take_their_margins_from_the_neighbouring_years(set
     monkeypatch.setattr(applied, "estimate", spy)
     rows, cols = next(params.to_grid().tiles(45))[:2]
     production.produce_unit(ds, params, applied, YEAR, rows, cols)
-    x = seen[0]
+    x = seen[0]  # the unit's own run (blend_days 0: the only one)
     assert x.shape[1] == 30 + 366 + 30
     land_rows, land_cols = np.nonzero(ds["mask"].isel(lat=rows, lon=cols).values == MASK_VALUES["land"])
     era5 = ds["era5_sm"].isel(lat=rows, lon=cols).values[:, land_rows, land_cols]

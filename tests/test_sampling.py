@@ -340,9 +340,15 @@ def test_store_built_with_other_settings_is_rebuilt(built, tmp_path):
     _, ds, _ = built
     params = make_params(tmp_path)
     sampling.build_samples(params, ds=ds, progress=False)
-    assert sampling._stale_reasons(params.samples_path, params, ds) == []
+    assert sampling.store._stale_reasons(params.samples_path, params, ds) == []
     blocks = make_params(tmp_path, split_method="blocks", block_size_deg=5.0)
-    assert any("sampling" in reason for reason in sampling._stale_reasons(params.samples_path, blocks, ds))
+    reasons = sampling.store._stale_reasons(params.samples_path, blocks, ds)
+    assert any("sampling" in reason for reason in reasons)
     sampling.build_samples(blocks, ds=ds, progress=False)
     rebuilt = sampling.open_samples(blocks)
     assert rebuilt.locations.groupby("block")["split"].nunique().max() == 1
+
+
+def test_store_summary_is_the_section_on_sequences_of_the_package_docstring():
+    section = sampling.__doc__.split("Sequences\n---------\n")[1].split("Store layout")[0].strip()
+    assert sampling.store.STORE_SUMMARY == section

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import helpers.training as training
+import helpers.training.neural as neural
 from helpers.errors import ParamsError
 from helpers.metrics import r2
 from helpers.models import XGBoostModel, load_model
@@ -207,7 +208,7 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(samples, tmp_p
     params = make_params(tmp_path, max_epochs=4, lr_patience=0, sequences_per_epoch=16)
     whole = train_torch_model("bilstm", samples, params, tmp_path / "whole", progress=False)
 
-    save = training._save_checkpoint
+    save = neural._save_checkpoint
     saved = []
 
     def crash_after_two_epochs(path, checkpoint):
@@ -216,10 +217,10 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(samples, tmp_p
         if len(saved) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "_save_checkpoint", crash_after_two_epochs)
+    monkeypatch.setattr(neural, "_save_checkpoint", crash_after_two_epochs)
     with pytest.raises(KeyboardInterrupt):
         train_torch_model("bilstm", samples, params, tmp_path / "split", progress=False)
-    monkeypatch.setattr(training, "_save_checkpoint", save)
+    monkeypatch.setattr(neural, "_save_checkpoint", save)
     resumed = train_torch_model("bilstm", samples, params, tmp_path / "split", progress=False, resume=True)
 
     assert saved == [1, 2]

@@ -305,6 +305,26 @@ def test_large_scale_weather_is_shared_between_tiles() -> None:
     assert together.std() == pytest.approx(1.0, abs=0.1)
 
 
+def test_large_scale_weather_has_no_seam_at_new_year() -> None:
+    """Continued from the previous year, the AR(1) fields change from 31 December to 1 January
+    as much as from one day to the next within a year (2 (1 - rho) in variance); drawn afresh
+    they would jump by the variance 2 of two independent days."""
+    first = weather.large_scale_anomalies(DATES, seed=3, year=YEAR)
+    following = pd.date_range(f"{YEAR + 1}-01-01", periods=40, freq="D")
+    continued = weather.large_scale_anomalies(following, seed=3, year=YEAR + 1, previous=first)
+    afresh = weather.large_scale_anomalies(following, seed=3, year=YEAR + 1)
+    for name, persistence in (("temperature", weather.TEMPERATURE_PERSISTENCE), ("storm", weather.STORM_PERSISTENCE)):
+        expected = 2 * (1 - persistence)
+        within = np.mean(np.diff(getattr(continued, name), axis=0) ** 2)
+        boundary = np.mean((getattr(continued, name)[0] - getattr(first, name)[-1]) ** 2)
+        seam = np.mean((getattr(afresh, name)[0] - getattr(first, name)[-1]) ** 2)
+        assert within == pytest.approx(expected, rel=0.1)
+        assert boundary == pytest.approx(expected, rel=0.1), name
+        assert seam == pytest.approx(2.0, rel=0.1)
+    # The previous year sets only the start: the same innovations follow, its memory fades.
+    assert np.abs(continued.temperature[-1] - afresh.temperature[-1]).max() < 0.05
+
+
 # Observations ---------------------------------------------------------------------------------
 
 

@@ -395,37 +395,52 @@ def location_values(table: pd.DataFrame, columns: Sequence[str], label: str, ext
     return fig
 
 
-def reliability(curve: pd.DataFrame) -> plt.Figure:
-    """Stated against observed coverage of the uncertainty intervals (``nominal``, ``observed``,
-    one line per ``split`` and ``version``); a calibrated uncertainty follows the diagonal."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="calibrated")
-    for (split, version), rows in curve.groupby(["split", "version"], sort=False):
-        ax.plot(rows["nominal"], rows["observed"], marker="o", ls="-" if version == "calibrated" else "--",
-                color="C0" if split == "validation" else "C3", label=f"{split}, {version}")
-    ax.set_xlabel("stated coverage of sm ± z·sm_uncertainty")
-    ax.set_ylabel("share of targets inside")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+def reliability(curves: pd.DataFrame, split: str = "test") -> plt.Figure:
+    """Stated against observed coverage of the uncertainty intervals per stratum: one panel per
+    ``stratum_kind`` (all, Koeppen group, target tercile), a line per ``stratum`` (colour), the
+    spread head solid and Monte-Carlo dropout dashed (``curves`` of
+    :func:`helpers.production.calibrate`, rows of ``split``). A reliable uncertainty follows
+    the diagonal in every panel; the shaded band is the goal at 90 % (0.85-0.95)."""
+    rows = curves[curves["split"] == split]
+    kinds = list(dict.fromkeys(rows["stratum_kind"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.0 * len(kinds), 4.0), layout="constrained", squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+        ax.fill_between([0.88, 0.92], 0.85, 0.95, color="grey", alpha=0.2, lw=0)
+        part = rows[rows["stratum_kind"] == kind]
+        for i, stratum in enumerate(dict.fromkeys(part["stratum"])):
+            for method, style in (("spread_head", "-"), ("mc_dropout", "--")):
+                line = part[(part["stratum"] == stratum) & (part["method"] == method)]
+                if len(line):
+                    ax.plot(line["nominal"], line["observed"], marker="o", ms=3, ls=style, color=f"C{i}",
+                            label=f"{stratum}, {method.replace('_', ' ')}")
+        ax.set_title(f"{split} split: {kind}", fontsize=9)
+        ax.set_xlabel("stated coverage (clipped interval)")
+        ax.set_xlim(0.4, 1)
+        ax.set_ylim(0.2, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    axes[0, 0].set_ylabel("share of targets inside")
     return fig
 
 
 def product_series(
     frames: Mapping[str, pd.DataFrame], boundary: str | pd.Timestamp | None = None, z: float = 1.645
 ) -> plt.Figure:
-    """Daily series at a few cells: ``product`` with its ``z``-sigma band (``uncertainty``
-    column), the other columns as lines (``truth`` in black) and a vertical line at ``boundary``
-    (e.g. where the training target begins)."""
+    """Daily series at a few cells: ``product`` with its 90 % band (the ``lower`` and ``upper``
+    columns, else ``z`` times the ``uncertainty`` column), the other columns as lines
+    (``truth`` in black) and a vertical line at ``boundary`` (e.g. where the target begins)."""
     n = len(frames)
+    band = {"uncertainty", "lower", "upper"}
     fig, axes = plt.subplots(n, 1, figsize=(11, 2.3 * n), sharex=True, layout="constrained", squeeze=False)
     for ax, (title, frame) in zip(axes[:, 0], frames.items(), strict=True):
-        if "uncertainty" in frame:
-            ax.fill_between(frame.index, frame["product"] - z * frame["uncertainty"],
-                            frame["product"] + z * frame["uncertainty"], color="C0", alpha=0.25, lw=0,
-                            label="product 90 % interval")
-        for i, column in enumerate(c for c in frame.columns if c != "uncertainty"):
+        if {"lower", "upper"} <= set(frame):
+            lower, upper = frame["lower"], frame["upper"]
+        elif "uncertainty" in frame:
+            lower, upper = frame["product"] - z * frame["uncertainty"], frame["product"] + z * frame["uncertainty"]
+        if "uncertainty" in frame or "lower" in frame:
+            ax.fill_between(frame.index, lower, upper, color="C0", alpha=0.25, lw=0, label="product 90 % interval")
+        for i, column in enumerate(c for c in frame.columns if c not in band):
             ax.plot(frame.index, frame[column], lw=1.5 if column == "truth" else 0.9,
                     color="black" if column == "truth" else f"C{i}", label=column)
         if boundary is not None:
@@ -476,7 +491,7 @@ def series_explorer(frames: Mapping[str, pd.DataFrame]):
     import hvplot.pandas  # noqa: F401  (registers .hvplot)
 
     long = pd.concat(
-        {title: frame.drop(columns=[c for c in ("uncertainty",) if c in frame]) for title, frame in frames.items()},
+        {title: frame.drop(columns=[c for c in ("uncertainty", "lower", "upper") if c in frame]) for title, frame in frames.items()},
         names=["cell", "time"],
     ).reset_index()
     return long.hvplot.line(x="time", y=[c for c in long.columns if c not in ("cell", "time")], groupby="cell",
@@ -485,7 +500,7 @@ def series_explorer(frames: Mapping[str, pd.DataFrame]):
 
 def run_overlap(table: pd.DataFrame, summary: Mapping[str, float]) -> plt.Figure:
     """Disagreement of two yearly runs on their 60 shared days (:func:`helpers.production.run_overlap`),
-    with the mean day-to-day change for scale."""
+    with the mean day-to-day change for scale and the weight of the later run in the blend."""
     fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
     ax.plot(table["offset"], table["disagreement"], marker=".", label="|run Y - run Y+1|, land mean")
     ax.axhline(summary["day_to_day"], color="grey", ls="--", lw=1, label="mean day-to-day change")
@@ -494,10 +509,16 @@ def run_overlap(table: pd.DataFrame, summary: Mapping[str, float]) -> plt.Figure
     ax.set_ylabel("m3 m-3")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    weight = ax.twinx()
+    weight.plot(table["offset"], table["weight"], color="C2", lw=1, label="weight of run Y+1 in the product")
+    weight.set_ylim(0, 1.02)
+    weight.set_ylabel("blend weight", color="C2")
+    lines = ax.get_legend_handles_labels()
+    more = weight.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper left")
     ax.set_title(
-        f"switching runs at 1 January: mean jump {summary['switch_jump']:.4f}"
-        f" against {summary['within_run_jump']:.4f} inside one run",
+        f"jump at 1 January: switched runs {summary['switch_jump']:.4f}, blended {summary['blend_jump']:.4f},"
+        f" inside one run {summary['within_run_jump']:.4f}",
         fontsize=9,
     )
     return fig

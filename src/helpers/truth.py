@@ -188,6 +188,37 @@ def product_truth_skill(
     return table[list(TRUTH_SKILL_COLUMNS)]
 
 
+def series_truth_skill(params: Params, rows: np.ndarray, cols: np.ndarray, series: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Skill against the truth of daily series at cells (e.g. the runs, the switched and the
+    blended product of :func:`helpers.production.run_overlap`).
+
+    ``series``: name -> (days, cells) DataFrame, days as index, one column per cell of
+    ``rows``, ``cols``. Returns one row per name: ``series, n, rmse, bias, r`` over every
+    cell-day with a value, and ``rmse_change``, the RMSE of the day-to-day changes (is the
+    series' day-to-day behaviour the truth's?).
+    """
+    truth = open_truth(params)["sm"]
+    at = {"lat": xr.DataArray(rows, dims="cell"), "lon": xr.DataArray(cols, dims="cell")}
+    out = []
+    for name, frame in series.items():
+        true = truth.sel(time=pd.DatetimeIndex(frame.index)).isel(**at).values
+        values = frame.to_numpy(dtype=np.float64)
+        valid = np.isfinite(values) & np.isfinite(true)
+        error = (values - true)[valid]
+        change_error = np.diff(values, axis=0) - np.diff(true, axis=0)
+        out.append(
+            {
+                "series": name,
+                "n": int(valid.sum()),
+                "rmse": float(np.sqrt(np.mean(error**2))),
+                "bias": float(np.mean(error)),
+                "r": float(np.corrcoef(values[valid], true[valid])[0, 1]),
+                "rmse_change": float(np.sqrt(np.nanmean(change_error**2))),
+            }
+        )
+    return pd.DataFrame(out)
+
+
 def update_truth_skill(path: Path, table: pd.DataFrame) -> pd.DataFrame:
     """Write ``table`` into ``tables/truth_skill.csv``, replacing the rows of its ``scope``s and
     keeping the others (notebooks 02 and 04 each own their scope). Returns the whole table."""

@@ -92,13 +92,19 @@ def _rng(params: Params, *keys: int) -> np.random.Generator:
 
 #: The record a complete world leaves in its raw folder: what made it (:func:`world_settings`).
 WORLD_RECORD = "WORLD_COMPLETE"
+#: Version of the world's generator, part of its settings: raise it when a change of the
+#: simulation changes the files, so that a world made by the older code is rebuilt.
+#: 2: the synoptic weather continues across 1 January (no seam in the forcing at year ends).
+GENERATOR_VERSION = 2
 
 
 def world_settings(params: Params) -> dict:
-    """Everything the world's files depend on: the world section, grid, period, seed, sources."""
+    """Everything the world's files depend on: the generator version, the world section, grid,
+    period, seed and sources."""
     if params.world is None:
         raise ValueError(f"params {params.run_name!r} have no world section: they describe real data")
     return {
+        "generator": GENERATOR_VERSION,
         "world": params.world.model_dump(mode="json"),
         "grid": params.grid.model_dump(mode="json"),
         "period": params.period.model_dump(mode="json"),
@@ -246,13 +252,14 @@ def _simulate_years(
     site_rows, site_cols = stations.cells()
     site_series: dict[str, list[np.ndarray]] = {k: [] for k in ("sm", "sm_root", "frozen", "snow", "tair")}
     bar = tqdm(total=(len(years) + 1) * len(tiles), desc="twin world", unit="tile-year", disable=not progress)
-    # The first pass over the first year only spins the soil state up.
+    # The first pass over the first year only spins the soil state (and the weather) up.
+    large_scale = None
     for pass_index, year in enumerate([years[0], *years]):
         dates = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
         starts = glass_albedo.composite_dates(year)
         arrays = _YearArrays.empty(len(dates), len(starts), grid.shape)
         tair_grid = np.full((len(dates), *grid.shape), np.nan, dtype=np.float32)
-        large_scale = weather.large_scale_anomalies(dates, params.seed, year)
+        large_scale = weather.large_scale_anomalies(dates, params.seed, year, previous=large_scale)
         for index, (rows, cols, _) in enumerate(tiles):
             _simulate_tile(
                 params, fields, index, rows, cols, year, dates, starts, large_scale, states, arrays, tair_grid

@@ -143,26 +143,40 @@ class _NodeInterpolator:
 
 
 def large_scale_anomalies(
-    dates: Sequence[date] | pd.DatetimeIndex, seed: int, year: int, spacing_deg: float = NODE_SPACING_DEG
+    dates: Sequence[date] | pd.DatetimeIndex,
+    seed: int,
+    year: int,
+    spacing_deg: float = NODE_SPACING_DEG,
+    previous: LargeScaleAnomalies | None = None,
 ) -> LargeScaleAnomalies:
-    """Global synoptic anomaly fields for ``dates``, deterministic in (seed, year).
+    """Global synoptic anomaly fields for ``dates``, deterministic in (seed, year, previous).
 
     Parameters
     ----------
     dates : the days to cover.
     seed : world seed.
-    year : the year being generated (each year draws its own anomalies).
+    year : the year being generated (each year draws its own innovations).
     spacing_deg : node spacing in degrees.
+    previous : the anomalies of the days just before ``dates`` (the previous year): the AR(1)
+        fields continue from its last day, so the weather has no seam at 1 January. Without
+        it the first day is drawn from the stationary distribution.
 
     Returns
     -------
     LargeScaleAnomalies
     """
-    return _draw_anomalies(pd.DatetimeIndex(dates), np.random.default_rng([seed, year, 5]), spacing_deg)
+    return _draw_anomalies(
+        pd.DatetimeIndex(dates), np.random.default_rng([seed, year, 5]), spacing_deg, previous
+    )
 
 
-def _draw_anomalies(dates: pd.DatetimeIndex, rng: np.random.Generator, spacing: float) -> LargeScaleAnomalies:
-    """Draw the AR(1) node fields with ``rng``."""
+def _draw_anomalies(
+    dates: pd.DatetimeIndex,
+    rng: np.random.Generator,
+    spacing: float,
+    previous: LargeScaleAnomalies | None = None,
+) -> LargeScaleAnomalies:
+    """Draw the AR(1) node fields with ``rng``, continuing from ``previous``'s last day if given."""
     node_lat = np.arange(-90.0, 90.0 + spacing / 2, spacing)
     node_lon = np.arange(-180.0, 180.0 - spacing / 2, spacing)
     shape = (len(dates), node_lat.size, node_lon.size)
@@ -174,8 +188,14 @@ def _draw_anomalies(dates: pd.DatetimeIndex, rng: np.random.Generator, spacing: 
     ):
         innovations = rng.standard_normal(shape, dtype=np.float32)
         field = np.empty(shape, dtype=np.float32)
-        field[0] = innovations[0]
         scale = math.sqrt(1.0 - persistence**2)
+        if previous is None:
+            field[0] = innovations[0]
+        else:
+            last = getattr(previous, name)[-1]
+            if last.shape != shape[1:]:
+                raise ValueError(f"previous anomalies are on another node grid: {last.shape} != {shape[1:]}")
+            field[0] = persistence * last + scale * innovations[0]
         for day in range(1, shape[0]):
             field[day] = persistence * field[day - 1] + scale * innovations[day]
         fields[name] = field
