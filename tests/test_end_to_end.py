@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import papermill
 import pytest
 import xarray as xr
@@ -103,6 +104,32 @@ def test_cube_is_complete_flagged_and_cf(tiny):
             assert share == pytest.approx(report.loc[(variable, 2000), column], abs=1e-4), (variable, kind)
     lst = report.loc[("lst", 2000)]
     assert lst["filled_share"] > 0.1 and lst["valid_share"] + lst["filled_share"] == pytest.approx(1, abs=2e-4)
+
+
+def test_cube_inputs_run_on_across_new_year(tiny):
+    """Each year of the cube is read in its own window. Before, a gap in the albedo composites
+    across 1 January (a snowy or cloudy winter) was held at the last value one year saw and the
+    first value the next year saw, and the albedo jumped 20x its usual day-to-day change at
+    every new year; its 1 January change must now be an ordinary day's. On 1 January 2001 the
+    AVHRR-like sensor changes platform (``world.satellite_changes``): there the albedo must
+    step, as the real record does, which shows that the check sees a step."""
+    ds = cube.open_cube(tiny)
+    land = (ds["mask"] == cube.MASK_VALUES["land"]).values
+    times = pd.DatetimeIndex(ds["time"].values)
+    platform_change = pd.Timestamp("2001-01-01")
+    assert platform_change.date() in tiny.world.satellite_changes
+    steps = []
+    for name in cube.dynamic_features(tiny):
+        values = ds[name].values[:, land]
+        changes = np.nanmean(np.abs(np.diff(values, axis=0)), axis=1)  # day k -> k + 1
+        for boundary in (pd.Timestamp("2000-01-01"), platform_change):
+            at = times.get_loc(boundary) - 1
+            ratio = changes[at] / np.median(np.delete(changes[at - 15 : at + 16], 15))
+            if boundary == platform_change and name.startswith("abd_"):
+                steps.append(ratio)  # each band's calibration changes by its own draw
+            else:
+                assert ratio < 3, (name, boundary.date(), ratio)
+    assert max(steps) > 3, steps
 
 
 def test_cube_inputs_relate_to_the_truth_as_designed(tiny):

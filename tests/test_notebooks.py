@@ -260,7 +260,7 @@ def test_notebook_04_runs_on_tiny(trained):
     assert annual.sizes["time"] == 3 and annual["sm"].attrs["cell_methods"] == "time: mean"
     assert (tiny.data_dir / "product_20000701_20000710.nc").exists()
     jumps = pd.read_csv(tiny.run_dir / "tables" / "year_boundary_jumps.csv").set_index("field")
-    assert len(jumps) == 2 * 3  # product, ERA5, truth x 2 boundaries
+    assert len(jumps) == 2 * 4  # product, ERA5-Land, albedo, truth x 2 boundaries
     np.testing.assert_allclose(jumps["ratio"], jumps["jump"] / jumps["neighbours_median"], rtol=1e-6)
     assert jumps["rank"].between(1, 2 * 15).all()  # among the 30 day pairs of the window
     # the fields made as one continuous series (state carried across years) show no seam; a

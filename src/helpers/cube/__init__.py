@@ -75,6 +75,16 @@ TARGET = "target_sm"
 TIME_CHUNK = 366
 MASK_FRACTION = 0.5
 ALBEDO_CENTRE_DAYS = 3.5
+#: Days of albedo composites read on each side of a year (within the period). A gap (polar
+#: night, a snowy or cloudy winter) is bridged between the valid composites around it; were
+#: each year to read only its own days and a short margin, a gap across 1 January would be
+#: held at the last value seen by one year and the first seen by the next, and the input would
+#: jump at every new year. Gaps up to this long are bridged the same way from both sides.
+ALBEDO_CONTEXT_DAYS = 184
+#: Version of the datacube's readers, part of its settings: raise it when a change of the
+#: reading or filling changes the values, so that a cube made by the older code is rebuilt.
+#: 2: albedo composites read over ALBEDO_CONTEXT_DAYS around each year.
+READER_VERSION = 2
 
 #: Bits of ``gap_flag``: which input was filled on that day in that cell.
 GAP_FLAGS = {
@@ -333,11 +343,18 @@ def _read_year(params: Params, tile: Grid, year: int, mask: np.ndarray, report: 
 
 
 def _read_albedo(params: Params, window: _YearWindow) -> dict[str, np.ndarray]:
-    """Albedo bands: 8-day composites bridged and interpolated to the window's days."""
+    """Albedo bands: 8-day composites bridged and interpolated to the window's days.
+
+    The composites are read over :data:`ALBEDO_CONTEXT_DAYS` on each side of the year (within
+    the period), so that a gap across 1 January is bridged between the same composites in
+    both years' windows and the daily series runs on without a step."""
     margin = params.cube.max_gap_days
     directory = params.source_path("glass_albedo")
-    start = window.days[0].date() - dt.timedelta(days=16)
-    albedo = glass_albedo.read(directory, window.tile, start, window.days[-1].date(), params.sources.albedo_bands)
+    first, last = dt.date(params.period.start_year, 1, 1), dt.date(params.period.end_year, 12, 31)
+    context = dt.timedelta(days=ALBEDO_CONTEXT_DAYS)
+    start = max(dt.date(window.year, 1, 1) - context, first - dt.timedelta(days=16))
+    end = min(dt.date(window.year, 12, 31) + context, last)
+    albedo = glass_albedo.read(directory, window.tile, start, end, params.sources.albedo_bands)
     comp_days = ((pd.DatetimeIndex(albedo["time"].values) - window.days[0]).days.to_numpy()
                  + ALBEDO_CENTRE_DAYS).astype(float)
     day_numbers = window.day_numbers
@@ -421,7 +438,7 @@ CUBE_SOURCES = ("glass_albedo", "glass_lst", "era5_land", "glass_modis_sm", "mcd
 def cube_settings(params: Params) -> dict:
     """What the datacube's values and layout depend on (its key, :mod:`helpers.keys`).
 
-    The grid, period, ``sources`` and ``cube`` sections, and the inputs: on the twin world the
+    The readers' version, the grid, period, ``sources`` and ``cube`` sections, and the inputs: on the twin world the
     digest of the world's settings (:func:`helpers.world.world_settings`: the world is rebuilt
     whenever they change, so its files are what they say); on real data an inventory of the
     source files (their paths under the raw folder and sizes), so that a file added, removed
@@ -434,6 +451,7 @@ def cube_settings(params: Params) -> dict:
     else:
         inputs = {"files": keys.digest({name: _inventory(params.source_path(name)) for name in CUBE_SOURCES})}
     return {
+        "readers": READER_VERSION,
         "grid": params.grid.model_dump(mode="json"),
         "period": params.period.model_dump(mode="json"),
         "sources": params.sources.model_dump(mode="json"),

@@ -146,7 +146,7 @@ def fit_spread_head(params: Params, samples: SampleStore, applied: Applied, prog
     holds one fitted with the same identity, else fitted and saved.
 
     Rows: the central days with a target of at most ``production.spread_head.train_sequences``
-    TRAIN sequences (and half as many VALIDATION sequences for early stopping), drawn with the
+    TRAIN sequences (and a quarter as many VALIDATION sequences for early stopping), drawn with the
     run's seed. Each epoch draws ``rows_per_epoch`` rows; Adam minimises the Gaussian negative
     log-likelihood; the state with the best validation likelihood is kept (:func:`train_spread_head`).
     """
@@ -163,7 +163,7 @@ def fit_spread_head(params: Params, samples: SampleStore, applied: Applied, prog
     rng = np.random.default_rng([params.seed, 7001])
     batch = params.production.batch_size
     z_train, r_train = head_rows(applied, samples, "train", settings.train_sequences, rng, batch)
-    z_val, r_val = head_rows(applied, samples, "validation", max(settings.train_sequences // 2, 1), rng, batch)
+    z_val, r_val = head_rows(applied, samples, "validation", max(settings.train_sequences // 4, 1), rng, batch)
     head, history = train_spread_head(z_train, r_train, z_val, r_val, settings, params.seed, progress)
     record = {
         "train_rows": len(z_train),

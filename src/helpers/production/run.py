@@ -65,14 +65,17 @@ def unit_seed(params: Params, year: int, rows: slice, cols: slice) -> int:
 
 
 def year_run(ds: xr.Dataset, params: Params, applied: Applied, year: int, rows: slice, cols: slice) -> YearRun:
-    """The run of ``year`` over the tile's land cells: estimate, raw spread and inputs."""
+    """The run of ``year`` over the tile's land cells: estimate, raw spread, and the days of the
+    year with a missing input or none (:mod:`helpers.inputs`)."""
     times = pd.DatetimeIndex(ds["time"].values)
     calendar = sequence_calendar(times, year)
     land_rows, land_cols = np.nonzero(ds["mask"].isel(lat=rows, lon=cols).values == MASK_VALUES["land"])
     x, _ = read_points(ds, params, land_rows + rows.start, land_cols + cols.start, calendar)
     settings = params.production
     sm, spread = applied.estimate(x, settings.mc_passes, settings.batch_size, unit_seed(params, year, rows, cols))
-    return YearRun(pd.DatetimeIndex(calendar["date"]), sm, spread, x=x[:, calendar["central"].to_numpy()])
+    own = x[:, calendar["central"].to_numpy()]
+    missing, no_input = inputs.missing_days(own), inputs.no_daily_input(own, len(dynamic_features(params)))
+    return YearRun(pd.DatetimeIndex(calendar["date"]), sm, spread, missing, no_input)
 
 
 def produce_unit(
@@ -107,9 +110,7 @@ def produce_unit(
         if needed not in runs:
             runs[needed] = year_run(ds, params, applied, needed, rows, cols)
     sm, spread = blended_year(year, days, runs, blend_days)
-    x = runs[year].x
-    missing = inputs.missing_days(x)
-    no_input = inputs.no_daily_input(x, len(dynamic_features(params)))
+    missing, no_input = runs[year].missing, runs[year].no_input
     sm = np.where(no_input, np.nan, np.clip(sm, 0.0, SM_MAX))
     spread = np.where(no_input, np.nan, applied.uncertainty_factor * spread)
     _, z = interval_level(applied)

@@ -58,12 +58,14 @@ def blend_weights(days: int) -> np.ndarray:
 
 @dataclass
 class YearRun:
-    """One yearly run over a set of cells: estimate and spread (cells, sequence days)."""
+    """One yearly run over a set of cells: estimate and spread (cells, sequence days), and which
+    of the year's own days had a missing input or no daily input at all (cells, days of the year)."""
 
     dates: pd.DatetimeIndex
     sm: np.ndarray
     spread: np.ndarray
-    x: np.ndarray | None = field(default=None, repr=False)
+    missing: np.ndarray | None = field(default=None, repr=False)
+    no_input: np.ndarray | None = field(default=None, repr=False)
 
     def on(self, days: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
         """Estimate and spread (cells, len(days)) on ``days``, which the run must cover."""
