@@ -113,3 +113,11 @@ def test_production_settings_are_checked_and_model_paths_resolved(tmp_path):
         load_params(base, production={"export_start": "July", "export_end": "2000-02-02"})
     with pytest.raises(ParamsError, match=r"production\.device"):
         load_params(base, production={"device": "tpu"})
+    with pytest.raises(ParamsError, match="blend_days must be even"):
+        load_params(base, production={"blend_days": 31})
+    with pytest.raises(ParamsError, match=r"production\.blend_days"):
+        load_params(base, production={"blend_days": 62})  # beyond the runs' 60 shared days
+    with pytest.raises(ParamsError, match=r"production\.uncertainty"):
+        load_params(base, production={"uncertainty": "ensemble"})
+    with pytest.raises(ParamsError, match=r"production\.spread_head\.hidden_size"):
+        load_params(base, production={"spread_head": {"hidden_size": 0}})

@@ -185,17 +185,26 @@ class SplitEstimates:
     spreads: dict[str, np.ndarray]
 
 
-def split_estimates(applied: Applied, samples: SampleStore, split: str, params: Params) -> SplitEstimates:
-    """Clipped estimate, target, Koeppen group and the uncalibrated spread of each method
-    available (``spread_head`` when ``applied`` has one; ``mc_dropout`` when the model has
-    dropout) on the central days with a target of ``split``."""
+def koppen_groups(params: Params) -> np.ndarray:
+    """Main Koeppen-Geiger group letter (A-E) of every cell of the product grid (a real climate
+    map shipped with a package, :func:`helpers.world.static.climate_classes`; not the truth)."""
     from helpers.world.static import CLIMATE_NAMES, climate_classes
 
+    letters = np.array([name[0] for name in CLIMATE_NAMES])
+    return letters[np.clip(climate_classes(params.to_grid()), 0, None)]
+
+
+def split_estimates(
+    applied: Applied, samples: SampleStore, split: str, params: Params, groups: np.ndarray | None = None
+) -> SplitEstimates:
+    """Clipped estimate, target, Koeppen group and the uncalibrated spread of each method
+    available (``spread_head`` when ``applied`` has one; ``mc_dropout`` when the model has
+    dropout) on the central days with a target of ``split``. ``groups``: :func:`koppen_groups`
+    (computed when not given)."""
     x, y, central = samples.sequences(split, normalise=False)
     table = samples.sequence_table(split)
-    letters = np.array([name[0] for name in CLIMATE_NAMES])
-    classes = climate_classes(params.to_grid())[table["row"].to_numpy(), table["col"].to_numpy()]
-    group = np.broadcast_to(letters[np.clip(classes, 0, None)][:, None], y.shape)
+    groups = koppen_groups(params) if groups is None else groups
+    group = np.broadcast_to(groups[table["row"].to_numpy(), table["col"].to_numpy()][:, None], y.shape)
     keep = central & np.isfinite(y)
     normalised = inputs.normalise(x, applied.mean, applied.scale)
     model = applied.model
@@ -277,7 +286,8 @@ def calibrate(
         applied.spread_head = fit_spread_head(params, samples, applied, progress)
         applied.spread_method, applied.spread_head_digest = "spread_head", model_digest(spread_head_path(params))
     z = float(stats.norm.ppf((1 + level) / 2))
-    by_split = {split: split_estimates(applied, samples, split, params) for split in ("validation", "test")}
+    groups = koppen_groups(params)
+    by_split = {split: split_estimates(applied, samples, split, params, groups) for split in ("validation", "test")}
     factors = {
         name: metrics.spread_scale_factor(by_split["validation"].sm, by_split["validation"].target, spread, level)
         for name, spread in by_split["validation"].spreads.items()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
+from scipy import stats
 
 from helpers import keys
 from helpers.cube import MASK_VALUES, cube_key
@@ -46,8 +47,7 @@ VARIABLES = ("sm", "sm_uncertainty", "sm_lower", "sm_upper", "sm_flag")
 def interval_level(applied: Applied) -> tuple[float, float]:
     """Stated coverage and its standard-normal quantile ``z`` of ``sm_lower`` .. ``sm_upper``."""
     level = float(applied.calibration.get("level", DEFAULT_LEVEL))
-    z = float(applied.calibration.get("z", 1.6448536269514722))
-    return level, z
+    return level, float(applied.calibration.get("z", stats.norm.ppf((1 + level) / 2)))
 
 
 def uncertainty_comment(applied: Applied, params: Params) -> str:

@@ -161,10 +161,6 @@ class SpreadHead(nn.Module):
             nn.Linear(hidden_size, 1),
         )
 
-    @property
-    def n_inputs(self) -> int:
-        return int(self.input_mean.numel())
-
     def standardise_with(self, z: Tensor) -> None:
         """Set the input statistics from rows ``z`` (n, n_inputs)."""
         self.input_mean.copy_(z.mean(dim=0))

@@ -35,20 +35,12 @@ log = logging.getLogger(__name__)
 LOCATION_CHUNK = 512
 MAX_READ_LOCATIONS = 4096
 
-#: The store's ``summary`` attribute: the section "Sequences" of :mod:`helpers.sampling`.
-STORE_SUMMARY = """\
-For training year ``Y`` a sequence covers ``30 + days(Y) + 30`` days: the last 30 days of
-``Y - 1``, the year, the first 30 days of ``Y + 1`` (426 days in a leap year, 425 otherwise).
-The margins hold the neighbouring years' real data. Where the cube has no neighbouring year
-(the first or last year of its period) the margin *mirrors* the year's own edge: the 30 days
-before 1 January are 30 January ... 1 January, the 30 days after 31 December are 31 December
-... 2 December; such days are flagged ``mirrored`` and their target is NaN. ``central`` is True
-on the year's own days: the loss is computed on central days where the target exists.
 
-Inputs follow :func:`helpers.cube.feature_names` (daily features, then static ones repeated
-along time) and are stored raw; the normalisation statistics (mean and standard deviation per
-feature) are computed on central days of TRAIN locations only, so nothing of the validation
-or test locations leaks into training. :meth:`SampleStore.sequences` applies them (``normalise=True``)."""
+def store_summary() -> str:
+    """The store's ``summary`` attribute: the section "Sequences" of :mod:`helpers.sampling`'s docstring."""
+    import helpers.sampling  # the package, loaded by the time a store is written
+
+    return helpers.sampling.__doc__.split("Sequences\n---------\n")[1].split("Store layout")[0].strip()
 
 
 # Building the store ------------------------------------------------------------------------
@@ -133,7 +125,7 @@ def _template(
         }
     ds.attrs = {
         "title": "GLASS-SM training samples",
-        "summary": STORE_SUMMARY,
+        "summary": store_summary(),
         "feature_names": features,
         "years": list(calendars),
         "train_years": list(params.sampling.train_years),
