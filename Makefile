@@ -1,8 +1,9 @@
 # GLASS-SM: set-up and everyday commands (GNU make).
 #
 #   make demo    create .venv if needed, install, run every notebook on params/demo.yaml
-#   make test    same set-up, then ruff and the whole test suite (2 workers)
-#   make lab     register the glass-sm Jupyter kernel and start JupyterLab
+#   make test    same set-up (and Debian's chromium for the browser tests, where apt-get can
+#                run), then ruff and the whole test suite (2 workers)
+#   make lab     register the glass-sm Jupyter kernel in the venv and start JupyterLab
 #   make bench   run the benchmarks (benchmarks/run_all.py)
 #   make bench-runs  time the whole demo from nothing and the test suite (about 20 minutes)
 #   make lint    ruff check + format check;  make format: fix what ruff can
@@ -20,7 +21,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CODE := $(wildcard src tests notebooks benchmarks)
 
-.PHONY: demo test lab bench bench-runs lint format clean
+.PHONY: demo test browser lab bench bench-runs lint format clean
 
 # The environment is (re)built when pyproject.toml or requirements-nodeps.txt change. The
 # last step installs data-only wheels without their declared dependencies (see that file).
@@ -35,13 +36,26 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 demo: $(STAMP)
 	$(VENV_PYTHON) -m helpers.pipeline params/demo.yaml
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV_PYTHON) -m ruff check $(CODE)
 	$(VENV_PYTHON) -m pytest -n 2 --dist loadfile -q
 
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never
+# downloads a browser). Installed as root or with password-less sudo; elsewhere the browser
+# tests skip and say so.
+BROWSER_PACKAGES := chromium chromium-driver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; } \
+	  || echo "note: $(BROWSER_PACKAGES) could not be installed; the browser tests will skip"; \
+	else echo "note: no chromium and no apt-get as root here; the browser tests will skip"; fi
+
 lab: $(STAMP)
-	$(VENV_PYTHON) -m ipykernel install --user --name glass-sm --display-name "Python (glass-sm)"
-	$(VENV)/bin/jupyter lab --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(VENV_PYTHON) -m helpers.lab
 
 bench: $(STAMP)
 	$(VENV_PYTHON) benchmarks/run_all.py

@@ -11,6 +11,7 @@ pytest-xdist workers that share that folder run each notebook once between them,
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,17 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
 import xarray as xr
 import xgboost
 from conftest import write_tiny_params
 from filelock import FileLock
 
-from helpers import importance, sampling
+from helpers import importance, pipeline, report, sampling
 from helpers.cube import feature_names
 from helpers.models import load_model
 from helpers.params import Params, load_params
+from helpers.provenance import provenance_record, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_NOTEBOOKS = ("01_sampling.ipynb", "02_model_comparison.ipynb", "03_feature_importance.ipynb",
@@ -41,16 +42,11 @@ VALIDATION_NOTEBOOKS = ("05_validation_ismn.ipynb", "06_validation_cosmos.ipynb"
 
 
 def run_notebook(tiny: Params, name: str) -> None:
-    """Execute ``notebooks/<name>`` with papermill on the tiny run (copy under its notebooks/)."""
+    """Execute ``notebooks/<name>`` on the tiny run the way the pipeline does (copy under its notebooks/)."""
     out = tiny.run_dir / "notebooks" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        ROOT / "notebooks" / name,
-        out,
-        cwd=ROOT / "notebooks",
-        kernel_name="python3",
-        parameters={"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"},
-        progress_bar=False,
+    pipeline.execute_notebook(
+        ROOT / "notebooks" / name, out, {"params_file": str(tiny.outputs_dir.parent / "tiny.yaml"), "run_name": "tiny"}
     )
 
 
@@ -360,3 +356,65 @@ def test_matched_store_is_reused_and_rebuilt_when_a_setting_changes(validated):
     assert (path / ".zattrs").stat().st_mtime_ns != made
     assert '"min_hourly_records": 20' in run.open_matched(changed).attrs["glass_sm_matched_key"]
     run.build_matched(tiny, progress=False)  # back to the run's own settings
+
+
+# The HTML report of the tiny run, in a real browser ------------------------------------------
+
+
+@pytest.mark.slow
+def test_report_of_the_run_renders_offline_in_a_browser(validated):
+    """The report of notebooks 01-08 (and 00 where it ran): built, then opened in headless
+    Chromium: tables and every figure show, the bokeh explorer draws on its canvas and its
+    slider moves without a kernel, no JavaScript error and not one request off this machine."""
+    from browser import broken_images, chromium_browser, chromium_or_skip, open_page
+
+    for name in VALIDATION_NOTEBOOKS:
+        validated.of(name)
+    tiny = validated.params
+    executed = sorted(p.name for p in (tiny.run_dir / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    entries = [{"name": name, "status": "succeeded", "wall_s": 1.0} for name in executed]
+    write_manifest(tiny.run_dir, {**provenance_record(tiny), "status": "succeeded", "notebooks": entries})
+    index = report.build_report(tiny.run_dir)
+
+    text = index.read_text()
+    titles = [text.index(f"notebooks/{Path(name).stem}.html") for name in executed]
+    assert titles == sorted(titles), "the notebooks are listed in run order"
+    assert set(TRAINING_NOTEBOOKS + VALIDATION_NOTEBOOKS) <= set(executed)
+    for headline in report.HEADLINES:
+        if (tiny.run_dir / "tables" / f"{headline.name}.csv").exists():
+            assert f'id="{headline.name}"' in text and (index.parent / "tables" / f"{headline.name}.html").exists()
+    assert 'id="model_comparison"' in text and 'id="validation_summary"' in text
+    assert "External resources" not in text
+    assert 'class="note">0 of ' not in text, "every headline table that is in the run shows rows"
+    pages = sorted((index.parent / "notebooks").glob("*.html"))
+    assert [p.stem for p in pages] == [Path(name).stem for name in executed]
+    for page in pages:
+        assert not report.EXTERNAL_TAG.search(page.read_text()), f"{page.name} loads from the network"
+
+    chromium_or_skip()
+    screenshots = tiny.run_dir / "screenshots"
+    screenshots.mkdir(exist_ok=True)
+    with chromium_browser() as browser:
+        page, log = open_page(browser, index.as_uri())
+        figures = sorted((tiny.run_dir / "figures").glob("*.png"))
+        assert page.locator(".figures img").count() == len(figures) > 10
+        assert broken_images(page) == []
+        assert page.locator("table.table").count() >= 3
+        page.screenshot(path=str(screenshots / "report_index.png"))
+        assert log.problems() == []
+
+        page, log = open_page(browser, (index.parent / "notebooks" / "04_production.html").as_uri())
+        page.wait_for_timeout(1000)
+        assert broken_images(page) == [] and page.locator("img").count() >= 5
+        explorer = page.locator("canvas").first
+        explorer.scroll_into_view_if_needed()
+        title = page.get_by_text(re.compile(r"^time: \d{4}-\d\d-\d\d")).first
+        before, day_before = explorer.screenshot(), title.inner_text()
+        page.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(1000)
+        next_day = (pd.Timestamp(day_before.removeprefix("time: ")) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        assert title.inner_text().startswith(f"time: {next_day}"), "the embedded slider moves to the next day"
+        assert explorer.screenshot() != before, "and the map shows that day"
+        page.screenshot(path=str(screenshots / "report_04_production.png"))
+        assert log.problems() == []

@@ -99,6 +99,7 @@ def test_runs_every_notebook_in_order_and_records_provenance(tmp_path: Path, not
     on_disk = json.loads((run_dir / "manifest.json").read_text())
     assert on_disk == manifest
     assert manifest["status"] == "succeeded"
+    assert manifest["report"] == str(run_dir / "report" / "index.html") and Path(manifest["report"]).is_file()
     assert manifest["seed"] == 7 and manifest["params"]["run_name"] == "tiny"
     assert manifest["command"] == "make demo"
     assert set(manifest["git"]) == {"commit", "dirty"}
@@ -169,9 +170,12 @@ def test_cli_failure_exits_1_and_reports_the_cell(
     tmp_path: Path, failing_notebooks: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status = main([str(tiny_params(tmp_path)), "--from", "01", "--notebooks-dir", str(failing_notebooks)])
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
 
     assert status == 1
+    report = tmp_path / "outputs" / "tiny" / "report" / "index.html"
+    assert captured.out.strip() == f"report (of the failed run): {report}" and "01_broken" in report.read_text()
     assert "notebook 01_broken.ipynb failed in cell In [" in err
     assert 'raise ValueError("boom in the second cell")' in err
     assert "Traceback" not in err

@@ -29,7 +29,7 @@ def test_a_second_run_with_the_same_seed_gives_the_same_tables_byte_for_byte(tin
     again = load_params(params_file)
     for artefact in ("raw_dir", "truth_dir", "cube_path"):  # the world and its datacube, copied
         shutil.copytree(getattr(tiny, artefact), getattr(again, artefact))
-    manifest = run_pipeline(params_file, only=["01", "02", "03", "04"])
+    manifest = run_pipeline(params_file, only=["01", "02", "03", "04"], report=False)
     assert manifest["status"] == "succeeded"
     assert set(manifest["timings"]["training"]) == {"lstm", "bilstm", "atlstm", "transformer", "xgboost"}
 

@@ -17,6 +17,12 @@ directory. Everything lands in ``<outputs_dir>/<run_name>/`` (``params.run_dir``
                     experiment (from ``timings.json``, :mod:`helpers.timings`), which the
                     result tables leave out so that they repeat byte for byte
     pipeline.log    this runner's log (also printed to stderr)
+    report/         the browsable HTML report (:mod:`helpers.report`), rebuilt at the end of
+                    every run, failed ones included; ``index.html`` is printed last
+
+The kernels run over local IPC sockets (not TCP, so ipykernel has nothing to warn about) and
+with one-line progress bars (:data:`helpers.progress.PROGRESS_ENV` ``summary``), so the
+executed copies and the report hold what a reader needs and no spill.
 
 The manifest is rewritten after every notebook, so it tells how far a run got even when it
 was killed. For real data (no ``world`` section in the params) the input files are checked
@@ -37,7 +43,9 @@ import argparse
 import logging
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -45,11 +53,14 @@ from pathlib import Path
 from typing import Any
 
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 from tqdm import tqdm
+from traitlets.config import Config
 
 from helpers.errors import GlassSMError, MissingInputsError, ParamsError, RunFolderError
 from helpers.inventory import check_inputs
 from helpers.params import Params, load_params
+from helpers.progress import PROGRESS_ENV
 from helpers.provenance import (
     COMMAND_ENV,
     MANIFEST_NAME,
@@ -61,6 +72,7 @@ from helpers.provenance import (
     utc_now,
     write_manifest,
 )
+from helpers.report import REPORT_DIR, build_report
 from helpers.timings import read_timings
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -209,17 +221,55 @@ def _logging_to(log_file: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _command_exported(command: str) -> Iterator[None]:
-    """Export the starting command to the notebook kernels (see provenance.COMMAND_ENV)."""
-    previous = os.environ.get(COMMAND_ENV)
-    os.environ[COMMAND_ENV] = command
+def _exported(variables: dict[str, str]) -> Iterator[None]:
+    """Export ``variables`` to the notebook kernels while the block runs, then restore them."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
-        if previous is None:
-            del os.environ[COMMAND_ENV]
-        else:
-            os.environ[COMMAND_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class RunnerKernelManager(AsyncKernelManager):
+    """The kernel manager of the runs: at shutdown it asks the kernel to stop, without first
+    interrupting it. jupyter_client sends SIGINT before every shutdown, which a kernel still
+    finishing a message (a comm, a display) logs as "KeyboardInterrupt caught in kernel" on the
+    runner's terminal; every cell has finished by then, so there is nothing to interrupt."""
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
+
+def execute_notebook(notebook: Path, executed_copy: Path, parameters: dict[str, Any]) -> None:
+    """Execute ``notebook`` into ``executed_copy`` with papermill, the way every run does it.
+
+    The working directory is the notebook's folder; the kernel is ``python3`` of this
+    environment, reached over IPC sockets; progress bars leave one line each. papermill's
+    exceptions pass through (:class:`papermill.PapermillExecutionError` for a failed cell).
+    """
+    kernel_config = Config()
+    kernel_config.KernelManager.transport = "ipc"
+    # A private folder for the sockets: by default they land in the working directory, where
+    # two kernels of the same notebooks folder (two runs at once) would take each other's.
+    with tempfile.TemporaryDirectory(prefix="glass-sm-kernel-") as sockets, _exported({PROGRESS_ENV: "summary"}):
+        kernel_config.KernelManager.ip = str(Path(sockets) / "ipc")
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed_copy),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            config=kernel_config,
+            kernel_manager_class=RunnerKernelManager,
+        )
 
 
 def _notebook_entries(run_dir: Path, selected: list[Path]) -> dict[str, dict[str, Any]]:
@@ -277,14 +327,7 @@ def _create_run_folder(run_dir: Path, record: dict[str, Any]) -> None:
 def _execute(notebook: Path, executed_copy: Path, params_file: Path, params: Params) -> None:
     """Run one notebook with papermill; raise :class:`NotebookFailedError` on any failure."""
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed_copy),
-            parameters={"params_file": str(params_file), "run_name": params.run_name},
-            kernel_name=KERNEL_NAME,
-            cwd=str(notebook.parent),
-            progress_bar=False,
-        )
+        execute_notebook(notebook, executed_copy, {"params_file": str(params_file), "run_name": params.run_name})
     except papermill.PapermillExecutionError as exc:
         raise NotebookFailedError(
             notebook.name,
@@ -304,6 +347,7 @@ def run_pipeline(
     start: str | None = None,
     notebooks_dir: Path | str | None = None,
     command: str | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Run the numbered notebooks for one configuration; see the module docstring.
 
@@ -320,6 +364,9 @@ def run_pipeline(
     command
         The command line recorded in the manifest and in the files' ``history``
         (default: a description of this call).
+    report
+        Build the HTML report at the end (the command line always does); without it the
+        manifest's ``report`` is ``None``.
 
     Returns
     -------
@@ -352,7 +399,7 @@ def run_pipeline(
 
     run_dir = params.run_dir
     entries = _notebook_entries(run_dir, notebooks)  # a corrupt manifest is refused before any write
-    with _command_exported(command):
+    with _exported({COMMAND_ENV: command}):
         started = time.perf_counter()
         record = provenance_record(params)
         record.update(
@@ -364,7 +411,7 @@ def run_pipeline(
         )
         _create_run_folder(run_dir, record)
         with _logging_to(run_dir / LOG_NAME):
-            return _run_all(notebooks, params_file, params, entries, started)
+            return _run_all(notebooks, params_file, params, entries, started, report)
 
 
 def _run_all(
@@ -373,6 +420,7 @@ def _run_all(
     params: Params,
     entries: dict[str, dict[str, Any]],
     started: float,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Run the notebooks in order into a created run folder; return the final manifest.
 
@@ -400,7 +448,21 @@ def _run_all(
             notebooks=list(entries.values()),
         )
         logger.info("run %s %s; manifest %s", params.run_name, status, run_dir / MANIFEST_NAME)
+        if status != "interrupted":  # a run stopped by hand stops now
+            record = update_manifest(run_dir, report=_report(run_dir) if report else None)
     return record
+
+
+def _report(run_dir: Path) -> str | None:
+    """Build the run's HTML report; its index path, or ``None`` (logged) when it cannot be built."""
+    try:
+        index = build_report(run_dir)
+    except Exception as exc:  # the notebooks' results stand without the report; say why it is missing
+        logger.error("report not built: %s: %s", type(exc).__name__, exc)
+        shutil.rmtree(run_dir / REPORT_DIR, ignore_errors=True)  # no report of an earlier run left
+        return None
+    logger.info("report %s", index)
+    return str(index)
 
 
 def _run_one(notebook: Path, params_file: Path, params: Params, entries: dict[str, dict[str, Any]]) -> None:
@@ -475,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = shlex.join(["python", "-m", "helpers.pipeline", *argv])
     try:
-        run_pipeline(
+        record = run_pipeline(
             args.params, only=args.only, start=args.start, notebooks_dir=args.notebooks_dir, command=command
         )
     except (ParamsError, MissingInputsError, NotebookSelectionError, RunFolderError) as exc:
@@ -483,7 +545,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except NotebookFailedError as exc:
         print(f"error: the run stopped at {exc.notebook} (details above)", file=sys.stderr)
+        report = Path(exc.executed_copy).parents[1] / REPORT_DIR / "index.html"
+        if report.is_file():
+            print(f"report (of the failed run): {report}")
         return 1
+    print(f"report: {record['report']}" if record.get("report") else "report: not built (see the log above)")
     return 0
 
 

@@ -135,17 +135,61 @@ def coverage_bars(coverage: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def cube_explorer(ds: xr.Dataset, variable: str, year: str):
-    """Interactive hvplot map of the monthly means of ``variable`` in ``year`` (slider per month)."""
+def interactive_figures() -> None:
+    """Set hvplot up for figures that work anywhere: call before the first interactive figure.
+
+    The bokeh and panel JavaScript goes inline into the cell's output (nothing is fetched from a
+    CDN, so JupyterLab offline and the HTML report work), and each figure's widget states are
+    embedded in its output (``panel.config.embed``): the sliders of the explorers below move in
+    an executed notebook and in the report without a kernel. The cost is that every frame is
+    rendered when the cell runs, so the explorers keep to a few frames. Idempotent.
+    """
+    global _interactive_ready
+    if _interactive_ready:
+        return
+    import holoviews
+    import panel
+
+    panel.config.inline = True
+    panel.config.embed = True
+    holoviews.extension("bokeh", inline=True, logo=False)
+    _interactive_ready = True
+
+
+_interactive_ready = False
+
+
+def coastline_path(scale: str = "110m"):
+    """Natural Earth coastlines (the offline copy) as one holoviews ``Path`` in lon/lat, the
+    lines joined by NaN breaks: one glyph, cheap to embed in every frame of an explorer."""
+    import holoviews
+
+    pieces = []
+    for geometry in cfeature.COASTLINE.with_scale(scale).geometries():
+        for line in getattr(geometry, "geoms", [geometry]):
+            pieces += [np.asarray(line.coords)[:, :2], np.full((1, 2), np.nan)]
+    return holoviews.Path([np.concatenate(pieces)], kdims=["lon", "lat"]).opts(color="grey", line_width=0.7)
+
+
+def _map_explorer(frames: xr.DataArray, title: str):
+    """Maps of ``frames`` (time, lat, lon) with a slider over time, coastlines on top; in the
+    grid's own lon/lat (plate carree), which needs no reprojection per frame."""
+    interactive_figures()
     import hvplot.xarray  # noqa: F401  (registers .hvplot)
 
-    cmap, vmin, vmax = scale_of(variable)
-    monthly = ds[variable].sel(time=year).resample(time="MS").mean().compute()
-    return monthly.hvplot.quadmesh(
-        x="lon", y="lat", groupby="time", geo=True, coastline=True, cmap=cmap,
-        clim=(vmin, vmax) if vmin is not None and vmax is not None else None,
-        frame_width=600, title=f"{variable}, monthly mean",
+    cmap, vmin, vmax = scale_of(str(frames.name))
+    images = frames.hvplot.image(
+        x="lon", y="lat", groupby="time", cmap=cmap, clim=(vmin, vmax) if vmin is not None and vmax is not None else None,
+        frame_width=600, data_aspect=1, title=title, xlabel="longitude [°E]", ylabel="latitude [°N]", dynamic=False,
     )
+    return images * coastline_path()
+
+
+def cube_explorer(ds: xr.Dataset, variable: str, year: str):
+    """Interactive map of the monthly means of ``variable`` in ``year`` (a slider of the 12
+    months, embedded: it moves without a kernel)."""
+    monthly = ds[variable].sel(time=year).resample(time="MS").mean().compute()
+    return _map_explorer(monthly, f"{variable}, monthly mean")
 
 
 #: Colours of the training-sample splits.
@@ -476,18 +520,16 @@ def truth_skill_panels(table: pd.DataFrame, metrics_shown: Sequence[str] = ("r",
 
 
 def product_explorer(product: xr.Dataset, start: str, end: str):
-    """Interactive hvplot map of the daily product between ``start`` and ``end`` (a slider per
-    day; needs a live kernel to move)."""
-    import hvplot.xarray  # noqa: F401  (registers .hvplot)
-
-    cmap, vmin, vmax = scale_of("sm")
-    days = product["sm"].sel(time=slice(start, end))
-    return days.hvplot.quadmesh(x="lon", y="lat", groupby="time", geo=True, coastline=True, cmap=cmap,
-                                clim=(vmin, vmax), frame_width=600, title="sm, daily product", dynamic=True)
+    """Interactive map of the daily product between ``start`` and ``end`` (a slider of the days,
+    embedded: it moves without a kernel; keep the span to a week or two, since every day is
+    rendered when the cell runs)."""
+    return _map_explorer(product["sm"].sel(time=slice(start, end)).load(), "sm, daily product")
 
 
 def series_explorer(frames: Mapping[str, pd.DataFrame]):
-    """Interactive hvplot of the series of :func:`product_series`, one cell at a time."""
+    """Interactive hvplot of the series of :func:`product_series`, one cell at a time (a menu of
+    the cells, embedded)."""
+    interactive_figures()
     import hvplot.pandas  # noqa: F401  (registers .hvplot)
 
     long = pd.concat(
@@ -495,7 +537,7 @@ def series_explorer(frames: Mapping[str, pd.DataFrame]):
         names=["cell", "time"],
     ).reset_index()
     return long.hvplot.line(x="time", y=[c for c in long.columns if c not in ("cell", "time")], groupby="cell",
-                            frame_width=700, ylabel="SM [m3 m-3]")
+                            frame_width=700, ylabel="SM [m3 m-3]", dynamic=False)
 
 
 def run_overlap(table: pd.DataFrame, summary: Mapping[str, float]) -> plt.Figure:

@@ -158,7 +158,7 @@ def product_truth_skill(
     -------
     DataFrame with :data:`TRUTH_SKILL_COLUMNS`.
     """
-    from tqdm.auto import tqdm
+    from helpers.progress import progress_bar
 
     truth = open_truth(params)["sm"]
     groups = climate_groups(params)[land]
@@ -169,7 +169,7 @@ def product_truth_skill(
     for name, estimate in estimates.items():
         years = [y for y in sorted(set(pd.DatetimeIndex(estimate["time"].values).year)) if y in truth_years]
         pooled, by_group = Moments(), {g: Moments() for g in group_names}
-        for year in tqdm(years, desc=f"truth skill {name}", disable=not progress):
+        for year in progress_bar(years, desc=f"truth skill {name}", disable=not progress):
             period = slice(f"{year}-01-01", f"{year}-12-31")
             est = estimate.sel(time=period)
             true = truth.sel(time=est["time"]).values[:, land]

@@ -49,7 +49,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
-from tqdm.auto import tqdm
 
 from helpers import keys
 from helpers.cube.filling import composites_to_daily, fill_gaps_linear, fill_nearest
@@ -57,6 +56,7 @@ from helpers.errors import SourceError, StaleArtefactError
 from helpers.grid import EARTH_RADIUS_KM, Grid
 from helpers.io import atomic_path
 from helpers.params import Params
+from helpers.progress import progress_bar
 from helpers.provenance import global_attributes
 from helpers.sources import (
     era5_land,
@@ -501,7 +501,7 @@ def build_cube(params: Params, progress: bool = True, overwrite: bool = False) -
     report = CubeReport()
     tiles = list(grid.tiles(params.cube.tile_cells))
     years = params.period.years
-    bar = tqdm(total=len(tiles) * (len(years) + 1), desc="cube", unit="tile-year", disable=not progress)
+    bar = progress_bar(total=len(tiles) * (len(years) + 1), desc="cube", unit="tile-year", disable=not progress)
     with atomic_path(path) as tmp:
         template.to_zarr(tmp, compute=False, zarr_format=2, consolidated=True)
         time_index = pd.DatetimeIndex(template["time"].values)

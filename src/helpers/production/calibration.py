@@ -109,7 +109,7 @@ def train_spread_head(
     best state is kept, stopping after ``patience`` epochs without a better one. Returns the
     head (evaluation mode) and the validation losses per epoch.
     """
-    from tqdm.auto import tqdm
+    from helpers.progress import progress_bar
 
     torch.manual_seed(seed)
     head = SpreadHead(z_train.shape[1], settings.hidden_size)
@@ -117,7 +117,7 @@ def train_spread_head(
     optimiser = torch.optim.Adam(head.parameters(), lr=settings.learning_rate)
     order = torch.Generator().manual_seed(seed)
     best, best_state, since, history = np.inf, None, 0, []
-    for _epoch in tqdm(range(settings.max_epochs), desc="spread head", unit="epoch", disable=not progress):
+    for _epoch in progress_bar(range(settings.max_epochs), desc="spread head", unit="epoch", disable=not progress):
         head.train()
         drawn = torch.randperm(len(z_train), generator=order)[: settings.rows_per_epoch]
         for start in range(0, len(drawn), settings.batch_rows):

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from tqdm.auto import tqdm
 
 from helpers import inputs, keys
 from helpers.cube import MASK_VALUES, dynamic_features, open_cube
@@ -48,6 +47,7 @@ from helpers.production.store import (
     product_settings,
     stored_settings,
 )
+from helpers.progress import progress_bar
 from helpers.sampling import read_points, sequence_calendar
 from helpers.training import set_threads
 
@@ -246,7 +246,7 @@ def produce(params: Params, progress: bool = True, ds: xr.Dataset | None = None)
     ]
     if len(pending) < len(tile_list):
         log.info("resuming %s: %d of %d tiles done", partial, len(tile_list) - len(pending), len(tile_list))
-    bar = tqdm(total=len(pending), desc="production", unit="tile", disable=not progress)
+    bar = progress_bar(total=len(pending), desc="production", unit="tile", disable=not progress)
     settings = params.dask
     if settings.scheduler == "synchronous" and settings.scheduler_address is None:
         set_threads(params)

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
-from tqdm.auto import tqdm
 
 from helpers import keys
 from helpers.cube import TARGET, cube_key, feature_names, open_cube
 from helpers.io import atomic_path
 from helpers.params import Params
+from helpers.progress import progress_bar
 from helpers.sampling.locations import LOCATION_COLUMNS, MIN_TARGET_SHARE, SPLITS, sample_locations
 from helpers.sampling.sequences import MARGIN_DAYS, read_points, sequence_calendar, tabular_rows
 
@@ -197,7 +197,7 @@ def build_samples(
     total = len(calendars) * len(batches)
     with (
         atomic_path(path) as tmp,
-        tqdm(total=total, desc="samples", unit="read", disable=not progress) as bar,
+        progress_bar(total=total, desc="samples", unit="read", disable=not progress) as bar,
     ):
         _template(locations, calendars, features, params, cube_key(ds)).to_zarr(
             tmp, compute=False, zarr_format=2, consolidated=True

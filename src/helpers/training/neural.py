@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from helpers import inputs, keys
 from helpers.io import atomic_path
@@ -32,6 +31,7 @@ from helpers.models import (
     seed_everything,
 )
 from helpers.params import Params
+from helpers.progress import progress_bar
 from helpers.sampling import SampleStore
 from helpers.training.result import HISTORY_COLUMNS, TrainingResult, model_extra
 from helpers.training.samples import Samples, feature_columns
@@ -342,7 +342,7 @@ class _Run:
         """Train until ``max_epochs`` or early stopping, saving after each epoch; returns the
         seconds spent gathering batches."""
         training, state, wait = params.training, self.state, 0.0
-        bar = tqdm(total=training.max_epochs, initial=state["epoch"], desc=label, unit="epoch", disable=not progress)
+        bar = progress_bar(total=training.max_epochs, initial=state["epoch"], desc=label, unit="epoch", disable=not progress)
         while state["epoch"] < training.max_epochs and state["stale"] < training.patience:
             tick = perf_counter()
             order = _epoch_order(len(train), params.seed, state["epoch"], training.sequences_per_epoch)

@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from helpers import inputs
 from helpers.cube import MASK_VALUES, cube_key, feature_names, open_cube
@@ -48,6 +47,7 @@ from helpers.metrics import MIN_PAIRS
 from helpers.models import load_model
 from helpers.params import Params
 from helpers.production import SM_MAX
+from helpers.progress import progress_bar
 from helpers.provenance import global_attributes
 from helpers.sampling import read_points, sequence_calendar
 from helpers.training import predict
@@ -172,7 +172,7 @@ def build_cdf_product(params: Params, progress: bool = True) -> Path:
     with atomic_path(path) as tmp:
         template.to_zarr(tmp, compute=False, zarr_format=2, consolidated=True)
         tile_list = [(rows, cols) for rows, cols, _ in params.to_grid().tiles(params.production.tile_cells)]
-        for rows, cols in tqdm(tile_list, desc="CDF matching", unit="tile", disable=not progress):
+        for rows, cols in progress_bar(tile_list, desc="CDF matching", unit="tile", disable=not progress):
             land = mask[rows, cols] == MASK_VALUES["land"]
             out = np.full((times.size, *land.shape), np.nan, dtype=np.float32)
             if land.any():

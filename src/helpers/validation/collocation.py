@@ -24,10 +24,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from helpers import metrics
 from helpers.params import Params
+from helpers.progress import progress_bar
 from helpers.validation.scores import periods, select_sources, station_identity, station_seed
 
 MEMBERS = ("station", "product", "third")
@@ -132,7 +132,7 @@ def collocation_table(
     has_truth = "truth" in chosen
     rows = []
     windows = periods(params, times)
-    bar = tqdm(total=chosen.sizes["station"] * len(windows), desc="triple collocation", disable=not progress, mininterval=10)
+    bar = progress_bar(total=chosen.sizes["station"] * len(windows), desc="triple collocation", disable=not progress, mininterval=10)
     for k, key in enumerate(chosen["station"].values.astype(str)):
         ident = station_identity(chosen, k)
         for period in windows:

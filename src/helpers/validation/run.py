@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from helpers import truth
 from helpers.cube import MASK_VALUES, cube_key, open_cube
@@ -48,6 +47,7 @@ from helpers.production import (
     open_product,
     product_path,
 )
+from helpers.progress import progress_bar
 from helpers.provenance import global_attributes
 from helpers.sources import esa_cci
 from helpers.validation import baselines, matching, stations
@@ -169,7 +169,7 @@ def build_matched(params: Params, sources: list[str] | None = None, progress: bo
                 values[k] = np.where(frame["sm"].notna(), fixed_depth[station], np.nan)
         variables[name] = values
     wanted = params.validation.products
-    bar = tqdm(total=len(wanted) + 2, desc="products at stations", disable=not progress)
+    bar = progress_bar(total=len(wanted) + 2, desc="products at stations", disable=not progress)
     ablations = [name for name in wanted if name in baselines.ABLATION_FILES]
     if ablations:
         read = matching.unique_cells(keys, footprints)

@@ -43,10 +43,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from helpers import metrics
 from helpers.params import Params
+from helpers.progress import progress_bar
 from helpers.validation import significance
 
 SCORED = ("r", "bias", "ubrmse", "rmse")
@@ -262,7 +262,7 @@ def score_stations(
     series = {name: chosen[f"sm_{name}"].values for name in products}
     truth = chosen["truth"].values if has_truth else None
     windows = periods(params, times)
-    bar = tqdm(total=chosen.sizes["station"] * len(windows), desc="scores", unit="station-period", disable=not progress, mininterval=10)
+    bar = progress_bar(total=chosen.sizes["station"] * len(windows), desc="scores", unit="station-period", disable=not progress, mininterval=10)
     for k, key in enumerate(chosen["station"].values):
         ident = station_identity(chosen, k)
         for period in windows:

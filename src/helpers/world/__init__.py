@@ -37,12 +37,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tqdm.auto import tqdm
 
 from helpers import keys
 from helpers.grid import Grid, coarsen_mean
 from helpers.io import atomic_path
 from helpers.params import Params
+from helpers.progress import progress_bar
 from helpers.provenance import global_attributes
 from helpers.sources import (
     era5_land,
@@ -251,7 +251,7 @@ def _simulate_years(
     _truth_template(params, grid).to_zarr(truth_store, compute=False, zarr_format=2, consolidated=True)
     site_rows, site_cols = stations.cells()
     site_series: dict[str, list[np.ndarray]] = {k: [] for k in ("sm", "sm_root", "frozen", "snow", "tair")}
-    bar = tqdm(total=(len(years) + 1) * len(tiles), desc="twin world", unit="tile-year", disable=not progress)
+    bar = progress_bar(total=(len(years) + 1) * len(tiles), desc="twin world", unit="tile-year", disable=not progress)
     # The first pass over the first year only spins the soil state (and the weather) up.
     large_scale = None
     for pass_index, year in enumerate([years[0], *years]):
