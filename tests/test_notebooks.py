@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -386,6 +387,12 @@ def test_report_of_the_run_renders_offline_in_a_browser(validated):
     assert 'id="model_comparison"' in text and 'id="validation_summary"' in text
     assert "External resources" not in text
     assert 'class="note">0 of ' not in text, "every headline table that is in the run shows rows"
+    for name in executed:  # one line per finished bar, no widget, no warning a reader must ignore
+        outputs = [o for c in nbformat.read(tiny.run_dir / "notebooks" / name, as_version=4).cells
+                   for o in c.get("outputs", [])]
+        streams = "".join(o.text for o in outputs if o.output_type == "stream")
+        assert "\r" not in streams and "Warning" not in streams and "IProgress" not in streams, name
+        assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})], name
     pages = sorted((index.parent / "notebooks").glob("*.html"))
     assert [p.stem for p in pages] == [Path(name).stem for name in executed]
     for page in pages:

@@ -24,13 +24,16 @@ from helpers.pipeline import run_pipeline
 
 
 @pytest.mark.slow
-def test_a_second_run_with_the_same_seed_gives_the_same_tables_byte_for_byte(tiny, tmp_path):
+def test_a_second_run_with_the_same_seed_gives_the_same_tables_byte_for_byte(tiny, tmp_path, capfd):
     params_file = write_tiny_params(tmp_path / "again")
     again = load_params(params_file)
     for artefact in ("raw_dir", "truth_dir", "cube_path"):  # the world and its datacube, copied
         shutil.copytree(getattr(tiny, artefact), getattr(again, artefact))
     manifest = run_pipeline(params_file, only=["01", "02", "03", "04"], report=False)
     assert manifest["status"] == "succeeded"
+    runner_stderr = capfd.readouterr().err  # the kernels write to the runner's stderr
+    assert "without encryption" not in runner_stderr, "kernels over IPC: no TCP warning"
+    assert "KeyboardInterrupt" not in runner_stderr, "kernels asked to stop, not interrupted"
     assert set(manifest["timings"]["training"]) == {"lstm", "bilstm", "atlstm", "transformer", "xgboost"}
 
     first = run_once(tiny, TRAINING_NOTEBOOKS, chained=True)  # waits if another worker runs it

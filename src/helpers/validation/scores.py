@@ -36,6 +36,7 @@ with no year in the product is left out, and each row names the years used.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,18 @@ from helpers.progress import progress_bar
 from helpers.validation import significance
 
 SCORED = ("r", "bias", "ubrmse", "rmse")
+
+
+def nan_median(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Median of the finite values along ``axis``; NaN where there are none.
+
+    As ``numpy.nanmedian``, without its "All-NaN slice" warning: a median over no scored station
+    (or a bootstrap resample that drew only unscored ones) is undefined, the tables show it as
+    missing and :func:`helpers.metrics.percentile_interval` leaves such replicates out.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
+        return np.nanmedian(values, axis=axis)
 #: Contract columns of ``tables/validation_stations.csv`` (extra columns follow them).
 STATION_COLUMNS = ("network", "station", "lat", "lon", "period", "product", "n", "r", "bias", "ubrmse", "rmse")
 
@@ -324,9 +337,9 @@ def summary_table(
                 picks = rng.integers(0, max(len(subset), 1), size=(n_resamples, len(subset))) if len(subset) else None
                 for m in SCORED:
                     values = subset[m].to_numpy(dtype=float)
-                    row[m] = float(np.nanmedian(values)) if len(values) else np.nan
+                    row[m] = float(nan_median(values)) if len(values) else np.nan
                     if picks is not None and len(values) >= metrics.MIN_PAIRS:
-                        replicates = np.nanmedian(values[picks], axis=1)
+                        replicates = nan_median(values[picks], axis=1)
                         row[f"{m}_median_ci_low"], row[f"{m}_median_ci_high"] = metrics.percentile_interval(replicates, level)
                     else:
                         row[f"{m}_median_ci_low"] = row[f"{m}_median_ci_high"] = np.nan

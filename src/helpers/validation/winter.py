@@ -38,7 +38,7 @@ import xarray as xr
 
 from helpers import metrics
 from helpers.params import Params
-from helpers.validation.scores import periods
+from helpers.validation.scores import nan_median, periods
 
 STRATA = ("all", "unfrozen", "frozen_product", "frozen_station")
 WINTER_COLUMNS = ("period", "years", "product", "stratum", "n_stations", "median_r", "median_r_ci_low", "median_r_ci_high",
@@ -113,7 +113,7 @@ def winter_table(
                 low = high = np.nan
                 if r.size >= metrics.MIN_PAIRS:
                     picks = rng.integers(0, r.size, size=(params.validation.bootstrap_samples, r.size))
-                    low, high = metrics.percentile_interval(np.nanmedian(r[picks], axis=1), params.validation.confidence_level)
+                    low, high = metrics.percentile_interval(nan_median(r[picks], axis=1), params.validation.confidence_level)
                 out.append(
                     {
                         "period": period.label,
@@ -121,7 +121,7 @@ def winter_table(
                         "product": product,
                         "stratum": stratum,
                         "n_stations": len(chosen),
-                        "median_r": float(np.nanmedian(r)) if r.size else np.nan,
+                        "median_r": float(nan_median(r)) if r.size else np.nan,
                         "median_r_ci_low": low,
                         "median_r_ci_high": high,
                         "median_bias": float(chosen["bias"].median()) if len(chosen) else np.nan,
