@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import html
 import importlib.metadata
+import importlib.util
 import json
 import re
 import shutil
@@ -71,9 +72,13 @@ class CdnSource:
 
 
 def _package_dir(module: str, *parts: str) -> Callable[[], Path]:
+    """The folder ``parts`` inside an installed package, found without importing it."""
+
     def folder() -> Path:
-        imported = __import__(module)
-        return Path(imported.__file__).parent.joinpath(*parts)
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            return Path("/nonexistent") / module
+        return Path(spec.origin).parent.joinpath(*parts)
 
     return folder
 
@@ -149,10 +154,7 @@ def localise_resources(page: str, static_dir: Path, static_url: str) -> tuple[st
     for source in CDN_SOURCES:
         page = source.pattern.sub(lambda match, source=source: local(source, match), page)
 
-    def drop(match: re.Match[str]) -> str:
-        return ""
-
-    page = EXTERNAL_TAG.sub(drop, page)
+    page = EXTERNAL_TAG.sub("", page)
     return page, sorted(left)
 
 
@@ -170,7 +172,14 @@ def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
-def render_notebook(path: Path) -> tuple[str, str]:
+def html_exporter() -> Any:
+    """nbconvert's HTML exporter with the lab template (made once per report: it loads templates)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab")
+
+
+def render_notebook(path: Path, exporter: Any | None = None) -> tuple[str, str]:
     """An executed notebook as a stand-alone HTML page (nbconvert, lab template), and its title.
 
     Raises
@@ -178,14 +187,12 @@ def render_notebook(path: Path) -> tuple[str, str]:
     ReportError
         naming the file when it is not a readable notebook.
     """
-    from nbconvert import HTMLExporter
-
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as exc:
         raise ReportError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
     title = notebook_title(notebook, path.stem)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = exporter or html_exporter()
     notebook.metadata["title"] = title
     with warnings.catch_warnings():
         # holoviews' empty "exec" outputs (application/vnd.holoviews_exec.v0+json) have nothing to show
@@ -443,8 +450,9 @@ def _write_report(run_dir: Path, report_dir: Path, notebooks: list[Path], manife
     pages: dict[str, tuple[str, str]] = {}
     external: dict[str, list[str]] = {}
     static_dir = report_dir / "static"
+    exporter = html_exporter()
     for notebook in notebooks:
-        body, title = render_notebook(notebook)
+        body, title = render_notebook(notebook, exporter)
         body, still_external = localise_resources(body, static_dir, "../static")
         page = f"notebooks/{notebook.stem}.html"
         (report_dir / page).write_text(body, encoding="utf-8")
