@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "bench_data_prep.py",
+    "bench_readers.py",
     "bench_training.py",
     "bench_importance.py",
     "bench_production.py",

@@ -46,3 +46,27 @@ def test_fill_nearest_only_inside_where():
     assert out[0, 1] == 1.0 and out[1, 1] == 9.0
     assert np.isnan(out[0, 2]) and np.isnan(out[1, 0])
     assert filled.tolist() == [[False, True, False], [False, True, False]]
+
+
+def test_the_cube_builds_on_a_dask_cluster_as_it_does_in_process(tiny, tmp_path):
+    """``dask.scheduler_address`` set: every tile is a task on that cluster; the cube is the same."""
+    import xarray as xr
+    from conftest import write_tiny_params
+    from distributed import LocalCluster
+
+    from helpers.cube import build_cube
+    from helpers.params import load_params
+
+    one_year = {"period": {"start_year": 2000, "end_year": 2000}, "data_root": str(tiny.raw_dir),
+                "sampling": {"stride": 1, "train_years": [2000]}, "experiments": {"training_year_sets": []}}
+    serial = load_params(write_tiny_params(tmp_path / "serial", **one_year))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        clustered = load_params(write_tiny_params(tmp_path / "cluster", **one_year,
+                                                  dask={"scheduler_address": cluster.scheduler_address}))
+        path, coverage = build_cube(clustered, progress=False)
+    reference, reference_coverage = build_cube(serial, progress=False)
+    assert len(list(clustered.to_grid().tiles(clustered.cube.tile_cells))) == 2
+    with xr.open_zarr(path) as built, xr.open_zarr(reference) as expected:
+        xr.testing.assert_identical(built.load().drop_attrs(), expected.load().drop_attrs())
+        assert built.attrs["glass_sm_cube_key"] == expected.attrs["glass_sm_cube_key"]
+    assert coverage.equals(reference_coverage)

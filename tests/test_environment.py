@@ -7,7 +7,8 @@ mapped by ``CONDA_TO_PYPI``:
 * ``xgboost`` / ``py-xgboost-cpu`` provide the same ``import xgboost`` as PyPI's CPU-only
   ``xgboost-cpu``;
 * ``dask-core`` is ``dask`` without extras (``dask[array]`` only adds numpy);
-* ``matplotlib-base`` is ``matplotlib`` without a GUI toolkit.
+* ``matplotlib-base`` is ``matplotlib`` without a GUI toolkit;
+* ``python-eccodes`` is PyPI's ``eccodes`` (the Python bindings; conda-forge's ``eccodes`` is the C library).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ CONDA_TO_PYPI = {
     "py-xgboost-cpu": "xgboost-cpu",
     "dask-core": "dask",
     "matplotlib-base": "matplotlib",
+    "python-eccodes": "eccodes",
 }
 NOT_PACKAGES = {"python", "pip"}
 CONDA_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")

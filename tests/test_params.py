@@ -121,3 +121,41 @@ def test_production_settings_are_checked_and_model_paths_resolved(tmp_path):
         load_params(base, production={"uncertainty": "ensemble"})
     with pytest.raises(ParamsError, match=r"production\.spread_head\.hidden_size"):
         load_params(base, production={"spread_head": {"hidden_size": 0}})
+
+
+def test_a_params_file_extends_another_section_by_section(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    region = load_params(root / "params" / "paper_region.yaml")
+    paper = load_params(root / "params" / "paper.yaml")
+    assert region.grid.bbox == [5, 45, 15, 55] and region.grid.resolution == paper.grid.resolution
+    assert region.sampling.train_years == [2016] and region.sampling.stride == paper.sampling.stride
+    assert region.sources == paper.sources and region.data_root == paper.data_root
+    assert region.training.num_threads == 2 and region.training.patience == paper.training.patience
+
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\nrun_name: a\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ParamsError, match="makes a loop"):
+        load_params(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ParamsError, match=r"c\.yaml: extends: params file .*nowhere\.yaml not found"):
+        load_params(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text(f"extends: {root / 'params' / 'paper.yaml'}\ngrid: {{bbox: [0, 0, 1]}}\n")
+    with pytest.raises(ParamsError, match=r"d\.yaml: invalid params\n  - grid\.bbox"):
+        load_params(tmp_path / "d.yaml")
+
+
+def test_file_patterns_and_encodings_are_checked(tmp_path):
+    base = Path(__file__).resolve().parents[1] / "params" / "paper.yaml"
+    params = load_params(base, sources={"patterns": {"glass_lst": "LST/{year}/*A{year}{doy}*.hdf"},
+                                        "encodings": {"glass_lst": {"scale_factor": 0.01, "fill_value": 0}}})
+    assert params.source_pattern("glass_lst") == "LST/{year}/*A{year}{doy}*.hdf"
+    assert params.source_pattern("glass_albedo") is None
+    assert params.source_encoding("glass_lst")["scale_factor"] == 0.01
+    with pytest.raises(ParamsError, match=r"needs a \{year\} placeholder"):
+        load_params(base, sources={"patterns": {"glass_lst": "*.hdf"}})
+    with pytest.raises(ParamsError, match=r"unknown placeholder \{date\}"):
+        load_params(base, sources={"patterns": {"glass_lst": "{date}.hdf"}})
+    with pytest.raises(ParamsError, match="unknown product 'modis'"):
+        load_params(base, sources={"patterns": {"modis": "*.hdf"}})
+    with pytest.raises(ParamsError, match=r"encodings: unknown product"):
+        load_params(base, sources={"encodings": {"era5_land": {"scale_factor": 1}}})

@@ -59,8 +59,8 @@ def test_static_fills_are_flagged_and_a_tile_without_a_source_is_an_error(tiny, 
     land = (before["mask"] == cube.MASK_VALUES["land"]) & ~((before["static_flag"] & elevation_bit) > 0)
     land_cell = tuple(np.argwhere(land)[0])
 
-    def with_hole(path, grid):
-        dem = real_read(path, grid)
+    def with_hole(path, grid, **kwargs):
+        dem = real_read(path, grid, **kwargs)
         values = dem["elevation"].values.copy()
         values[land_cell] = np.nan
         return dem.assign(elevation=(dem["elevation"].dims, values))
@@ -74,7 +74,7 @@ def test_static_fills_are_flagged_and_a_tile_without_a_source_is_an_error(tiny, 
         static["static_flag"] & ~np.uint8(elevation_bit), before["static_flag"] & ~np.uint8(elevation_bit)
     )
 
-    monkeypatch.setattr(cube.merit_dem, "read", lambda path, grid: real_read(path, grid) * np.nan)
+    monkeypatch.setattr(cube.merit_dem, "read", lambda path, grid, **kwargs: real_read(path, grid, **kwargs) * np.nan)
     with pytest.raises(SourceError, match="elevation: no value for any of the"):
         cube._read_static(tiny, tile)
 
@@ -84,8 +84,8 @@ def test_a_truncated_era5_year_is_flagged_as_a_long_gap(tiny, monkeypatch):
     tile = next(tiny.to_grid().tiles(45))[2]
     real_read = cube.era5_land.read
 
-    def truncated(path, grid, start, end):
-        data = real_read(path, grid, start, end)
+    def truncated(path, grid, start, end, **kwargs):
+        data = real_read(path, grid, start, end, **kwargs)
         return data.where(data["time"] < np.datetime64("2000-10-01"))
 
     monkeypatch.setattr(cube.era5_land, "read", truncated)

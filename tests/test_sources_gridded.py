@@ -90,16 +90,18 @@ def test_albedo_round_trip_and_tiles(albedo_dir: Path) -> None:
     ds = glass_albedo.read(
         albedo_dir, GLOBAL_1, dt.date(1998, 1, 1), dt.date(1998, 12, 31), ["ABD_BSA_VIS", "ABD_WSA_NIR"]
     )
-    assert ds.time.values.astype("datetime64[D]").tolist() == [dt.date(1998, 1, 9)]
-    vis = ds.ABD_BSA_VIS.values[0]
+    assert ds.time.values.astype("datetime64[D]").tolist() == glass_albedo.composite_dates(1998)
+    assert len(ds.attrs["missing_days"]) == 45 and "1998-01-09" not in ds.attrs["missing_days"]
+    assert np.isnan(ds.ABD_BSA_VIS.values[0]).all()  # 1998-01-01 has no file: a NaN composite
+    vis = ds.ABD_BSA_VIS.values[1]
     assert vis.dtype == np.float32 and np.isnan(vis[100, 200])
     finite = np.isfinite(vis)
     assert finite.sum() == vis.size - 1
     assert np.abs(vis - expected)[finite].max() <= 0.5e-4 + 1e-7
-    assert np.nanmax(np.abs(ds.ABD_WSA_NIR.values[0] - expected - 0.1)) <= 0.5e-4 + 1e-6
+    assert np.nanmax(np.abs(ds.ABD_WSA_NIR.values[1] - expected - 0.1)) <= 0.5e-4 + 1e-6
     tile = GLOBAL_1.window(30, 75, 100, 190)
     tile_ds = glass_albedo.read(albedo_dir, tile, dt.date(1998, 1, 1), dt.date(1998, 1, 31), ["ABD_BSA_VIS"])
-    np.testing.assert_array_equal(tile_ds.ABD_BSA_VIS.values[0], vis[30:75, 100:190])
+    np.testing.assert_array_equal(tile_ds.ABD_BSA_VIS.values[1], vis[30:75, 100:190])
 
 
 def test_albedo_coarser_destination_is_area_weighted_mean(albedo_dir: Path) -> None:
@@ -165,7 +167,8 @@ def test_lst_round_trip_and_empty_window(tmp_path: Path) -> None:
         if day == 1:
             glass_lst.write_window(path, grid, lst)
     out = glass_lst.read(tmp_path, grid, dt.date(1999, 1, 1), dt.date(1999, 1, 31))
-    assert out.name == "lst" and out.attrs["units"] == "K" and out.sizes["time"] == 2
+    assert out.name == "lst" and out.attrs["units"] == "K" and out.sizes["time"] == 31
+    assert out.attrs["missing_days"][0] == "1999-01-03" and len(out.attrs["missing_days"]) == 29
     assert np.abs(out.values[0] - lst).max() <= 0.005 + 1e-4
     assert np.isnan(out.values[1]).all()  # an all-missing day is data, not an error
 
@@ -223,10 +226,11 @@ def test_target_aggregation_reproduces_cell_means(target_dir: Path, monkeypatch:
     grid = Grid(3.0, west=-180, south=-60, east=180, north=60)
     out = glass_modis_sm.read(target_dir, grid, DAY, DAY + dt.timedelta(days=10), min_valid_fraction=0.0)
     assert len(built) == 1  # one mapping for all days of the same geometry
-    assert out.name == "target_sm" and out.sizes["time"] == 3  # days without files are absent
+    assert out.name == "target_sm" and out.sizes["time"] == 11  # days without files are NaN
+    assert out.attrs["missing_days"] == [str(DAY + dt.timedelta(days=k)) for k in (1, 3, *range(5, 11))]
     expected = smooth_field(grid)
     np.testing.assert_allclose(out.values[0], expected, atol=1e-3)
-    np.testing.assert_allclose(out.values[2] - out.values[0], 0.02, atol=1e-6)
+    np.testing.assert_allclose(out.values[4] - out.values[0], 0.02, atol=1e-6)
     tile = grid.window(5, 15, 20, 40)
     tile_out = glass_modis_sm.read(target_dir, tile, DAY, DAY, min_valid_fraction=0.0)
     np.testing.assert_allclose(tile_out.values[0], out.values[0, 5:15, 20:40], rtol=1e-6)
@@ -276,11 +280,11 @@ def test_target_file_pattern_and_errors(tmp_path: Path) -> None:
     with pytest.raises(
         SourceError, match=r"expected volumetric fraction m3 m-3, got values up to 45: percent\?"
     ) as error:
-        glass_modis_sm.read(tmp_path, grid, DAY, DAY, pattern=r"sm_(?P<year>\d{4})_(?P<doy>\d{3})\.tif")
+        glass_modis_sm.read(tmp_path, grid, DAY, DAY, pattern="sm_{year}_{doy}.tif")
     assert str(error.value).startswith(str(renamed))
     truncate(renamed)
     with pytest.raises(SourceError, match="truncated"):
-        glass_modis_sm.read(tmp_path, grid, DAY, DAY, pattern=r"sm_(?P<year>\d{4})_(?P<doy>\d{3})\.tif")
+        glass_modis_sm.read(tmp_path, grid, DAY, DAY, pattern="sm_{year}_{doy}.tif")
 
 
 # ---------------------------------------------------------------- ERA5-Land (NetCDF nodes)
@@ -375,9 +379,10 @@ def test_era5_hourly_file_with_time_dimension(tmp_path: Path) -> None:
 
 def test_era5_errors(era5_dir: Path, tmp_path: Path) -> None:
     grid = Grid(10.0)
-    with pytest.raises(SourceError, match=r"era5_land_swvl1_2000\.nc") as error:
+    # files are indexed by content: the error names the folder, the files and the missing days
+    with pytest.raises(SourceError, match=r"missing 2000-01-01\.\.2000-01-31") as error:
         era5_land.read(era5_dir, grid, dt.date(1999, 12, 1), dt.date(2000, 1, 31))
-    assert "not found" in str(error.value)
+    assert "era5_land_swvl1_1999.nc (1999-01-01..1999-12-31)" in str(error.value)
     path = era5_land.create(tmp_path, 2002, 30.0)
     empty = era5_land.read(tmp_path, grid, dt.date(2002, 1, 1), dt.date(2002, 1, 2))
     assert np.isnan(empty.values).all()  # an all-NaN window is returned, not refused
@@ -472,7 +477,10 @@ def test_esa_cci_round_trip_and_regridding(tmp_path: Path) -> None:
         DAY + dt.timedelta(days=2),
     ]
     same = esa_cci.read(tmp_path, grid, DAY, DAY + dt.timedelta(days=5))
-    assert same.name == "esa_cci_sm" and same.sizes["time"] == 2
+    # every requested day is on the time axis; days without a file are NaN and listed
+    assert same.name == "esa_cci_sm" and same.sizes["time"] == 6
+    assert same.attrs["missing_days"] == ["2000-01-02", "2000-01-04", "2000-01-05", "2000-01-06"]
+    assert np.isnan(same.values[1]).all()
     np.testing.assert_array_equal(same.values[0], sm)
     coarse = esa_cci.read(tmp_path, Grid(6.0), DAY, DAY)
     np.testing.assert_allclose(coarse.values[0], coarsen_mean(sm, 3, grid.cell_area_km2()), rtol=1e-5)

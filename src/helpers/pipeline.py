@@ -5,6 +5,7 @@ Usage::
     python -m helpers.pipeline params/demo.yaml              # every notebook
     python -m helpers.pipeline params/demo.yaml --only 00 02 # just these
     python -m helpers.pipeline params/demo.yaml --from 04    # 04 and everything after it
+    python -m helpers.pipeline params/paper.yaml --check     # what input files are there
 
 Each notebook ``notebooks/NN_*.ipynb`` is executed with the parameters ``params_file`` (the
 absolute path of the YAML file) and ``run_name``, with the notebooks folder as working
@@ -30,6 +31,10 @@ first and every missing one is listed before anything runs. A run folder whose m
 corrupt, or that cannot be created or written (``outputs_dir`` not a writable folder), is
 refused before anything is written: the folders the runner made for it are removed again and
 a corrupt manifest is left as it was, for inspection.
+
+``--check`` runs nothing: it prints, per product, what was found under ``data_root`` (files,
+years, grid), what is missing and where to get it (:func:`helpers.inventory.inventory`), and
+exits 2 when a required input is missing.
 
 Exit status: 0 on success, 1 when a notebook failed (the message names the notebook and the
 cell), 2 for invalid params, missing inputs, an unknown notebook number or a run folder that
@@ -58,7 +63,7 @@ from tqdm import tqdm
 from traitlets.config import Config
 
 from helpers.errors import GlassSMError, MissingInputsError, ParamsError, RunFolderError
-from helpers.inventory import check_inputs
+from helpers.inventory import check_inputs, format_inventory, inventory
 from helpers.params import Params, load_params
 from helpers.progress import PROGRESS_ENV
 from helpers.provenance import (
@@ -511,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     selection.add_argument("--only", nargs="+", metavar="NN", help="run just these notebooks")
     selection.add_argument("--from", dest="start", metavar="NN", help="run this notebook and all later ones")
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only list, per product, the input files found and missing under data_root (exit 2 if any"
+        " required one is missing)",
+    )
+    parser.add_argument(
         "--notebooks-dir",
         type=Path,
         default=NOTEBOOKS_DIR,
@@ -536,6 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     command = shlex.join(["python", "-m", "helpers.pipeline", *argv])
+    if args.check:
+        return check_command(args.params)
     try:
         record = run_pipeline(
             args.params, only=args.only, start=args.start, notebooks_dir=args.notebooks_dir, command=command
@@ -551,6 +564,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"report: {record['report']}" if record.get("report") else "report: not built (see the log above)")
     return 0
+
+
+def check_command(params_path: Path) -> int:
+    """``--check``: print the input inventory of a configuration; 0 complete, 2 not (or bad params)."""
+    try:
+        params = load_params(params_path)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if params.world is not None:
+        print(f"{params_path}: runs on the twin world, whose inputs notebook 00 generates under {params.raw_dir};"
+              " the inventory below is of what is there now")
+    print(f"inputs of {params_path} under {params.raw_dir}:")
+    complete = format_inventory(inventory(params))
+    return 0 if complete else 2
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,7 +247,8 @@ def _read_static(params: Params, tile: Grid) -> dict[str, np.ndarray]:
     :data:`STATIC_FLAGS`; a tile whose unmasked land cells get no value at all from a source
     is an error (nothing near enough to borrow from).
     """
-    lc_path = mcd12c1.find_file(params.source_path("mcd12c1"), params.sources.land_cover_year)
+    lc_path = mcd12c1.find_file(params.source_path("mcd12c1"), params.sources.land_cover_year,
+                                pattern=params.source_pattern("mcd12c1"))
     lc = mcd12c1.read(lc_path, tile)
     out = {k: lc[k].values for k in ("land_cover", "water_fraction", "snow_ice_fraction")}
     water = out["water_fraction"] >= MASK_FRACTION
@@ -255,8 +256,10 @@ def _read_static(params: Params, tile: Grid) -> dict[str, np.ndarray]:
     out["mask"] = np.where(water, MASK_VALUES["water"], np.where(snow, MASK_VALUES["permanent_snow_ice"], 0))
     land, unmasked = ~water, out["mask"] == MASK_VALUES["land"]
     flags = np.zeros(tile.shape, dtype=np.uint8)
-    sources = {"merit_dem": merit_dem.read(params.source_path("merit_dem"), tile)}
-    sources["soilgrids"] = soilgrids.read(params.source_path("soilgrids"), tile)
+    sources = {"merit_dem": merit_dem.read(params.source_path("merit_dem"), tile,
+                                           pattern=params.source_pattern("merit_dem"))}
+    sources["soilgrids"] = soilgrids.read(params.source_path("soilgrids"), tile,
+                                          pattern=params.source_pattern("soilgrids"))
     for name, product in (("elevation", "merit_dem"), ("slope", "merit_dem"), ("clay", "soilgrids"),
                           ("sand", "soilgrids"), ("silt", "soilgrids")):
         values = sources[product][name].values.astype(np.float32)
@@ -352,9 +355,15 @@ def _read_albedo(params: Params, window: _YearWindow) -> dict[str, np.ndarray]:
     directory = params.source_path("glass_albedo")
     first, last = dt.date(params.period.start_year, 1, 1), dt.date(params.period.end_year, 12, 31)
     context = dt.timedelta(days=ALBEDO_CONTEXT_DAYS)
-    start = max(dt.date(window.year, 1, 1) - context, first - dt.timedelta(days=16))
+    start = max(dt.date(window.year, 1, 1) - context, first)
+    before = first - dt.timedelta(days=16)  # composites just before the period bridge its first days
+    if start == first and glass_albedo.find_files(directory, before, first - dt.timedelta(days=1),
+                                                  pattern=params.source_pattern("glass_albedo")):
+        start = before
     end = min(dt.date(window.year, 12, 31) + context, last)
-    albedo = glass_albedo.read(directory, window.tile, start, end, params.sources.albedo_bands)
+    albedo = glass_albedo.read(directory, window.tile, start, end, params.sources.albedo_bands,
+                               pattern=params.source_pattern("glass_albedo"),
+                               encoding=params.source_encoding("glass_albedo"))
     comp_days = ((pd.DatetimeIndex(albedo["time"].values) - window.days[0]).days.to_numpy()
                  + ALBEDO_CENTRE_DAYS).astype(float)
     day_numbers = window.day_numbers
@@ -378,7 +387,9 @@ def _read_albedo(params: Params, window: _YearWindow) -> dict[str, np.ndarray]:
 def _read_lst(params: Params, window: _YearWindow) -> dict[str, np.ndarray]:
     """LST: daily, gaps bridged in time."""
     directory = params.source_path("glass_lst")
-    lst = _on_days(glass_lst.read(directory, window.tile, window.days[0].date(), window.days[-1].date()), window.days)
+    lst = _on_days(glass_lst.read(directory, window.tile, window.days[0].date(), window.days[-1].date(),
+                                  pattern=params.source_pattern("glass_lst"),
+                                  encoding=params.source_encoding("glass_lst")), window.days)
     _check_not_empty("LST", directory, lst[window.keep], window.checked, window.tile, window.year)
     filled, was_filled, long = fill_gaps_linear(lst, params.cube.max_gap_days)
     filled, borrowed = fill_nearest(filled, window.land)
@@ -394,8 +405,8 @@ def _read_era5(params: Params, window: _YearWindow) -> dict[str, np.ndarray]:
     """ERA5-Land SM: cells without a land node borrow the nearest cell's series, then missing
     days are bridged in time (longer gaps than ``cube.max_gap_days`` flagged long)."""
     directory = params.source_path("era5_land")
-    era5 = _on_days(era5_land.read(directory, window.tile, window.days[0].date(), window.days[-1].date()),
-                    window.days)
+    era5 = _on_days(era5_land.read(directory, window.tile, window.days[0].date(), window.days[-1].date(),
+                                   pattern=params.source_pattern("era5_land")), window.days)
     _check_not_empty("ERA5-Land swvl1", directory, era5[window.keep], window.checked, window.tile, window.year)
     valid = np.isfinite(era5)
     era5, borrowed = fill_nearest(era5, window.land)
@@ -414,9 +425,11 @@ def _read_target(params: Params, window: _YearWindow) -> np.ndarray:
     2000) stay empty."""
     directory = params.source_path("glass_modis_sm")
     start, end = dt.date(window.year, 1, 1), dt.date(window.year, 12, 31)
-    if glass_modis_sm.find_files(directory, start, end):
+    pattern = params.source_pattern("glass_modis_sm")
+    if glass_modis_sm.find_files(directory, start, end, pattern=pattern):
         target = glass_modis_sm.read(directory, window.tile, start, end,
-                                     min_valid_fraction=params.cube.target_min_valid_fraction)
+                                     min_valid_fraction=params.cube.target_min_valid_fraction, pattern=pattern,
+                                     encoding=params.source_encoding("glass_modis_sm"))
         values = _on_days(target, window.days[window.keep])
     else:
         values = np.full((int(window.keep.sum()), *window.tile.shape), np.nan, dtype=np.float32)
@@ -504,28 +517,67 @@ def build_cube(params: Params, progress: bool = True, overwrite: bool = False) -
     bar = progress_bar(total=len(tiles) * (len(years) + 1), desc="cube", unit="tile-year", disable=not progress)
     with atomic_path(path) as tmp:
         template.to_zarr(tmp, compute=False, zarr_format=2, consolidated=True)
-        time_index = pd.DatetimeIndex(template["time"].values)
-        for rows, cols, tile in tiles:
-            static = _read_static(params, tile)
-            _write_region(tmp, {k: (("lat", "lon"), v) for k, v in static.items()},
-                          {"lat": rows, "lon": cols})
-            bar.update()
-            if (static["mask"] == MASK_VALUES["water"]).all():
-                bar.update(len(years))
-                continue
-            static_filled = np.where(static["static_flag"] > 0, GAP_FLAGS["static_filled"], 0).astype(np.uint8)
-            for year in years:
-                values = _read_year(params, tile, year, static["mask"], report)
-                values["gap_flag"] |= static_filled
-                t0 = time_index.get_loc(pd.Timestamp(year, 1, 1))
-                times = slice(t0, t0 + values["gap_flag"].shape[0])
-                _write_region(tmp, {k: (("time", "lat", "lon"), v) for k, v in values.items()},
-                              {"time": times, "lat": rows, "lon": cols})
-                bar.update()
+        year_starts = {year: int(pd.DatetimeIndex(template["time"].values).get_loc(pd.Timestamp(year, 1, 1)))
+                       for year in years}
+        if params.dask.scheduler_address is None:
+            for rows, cols, tile in tiles:
+                report.rows += build_tile(params, tmp, rows, cols, tile, year_starts, bar.update)
+        else:
+            report.rows += _build_tiles_on_cluster(params, tmp, tiles, year_starts, bar)
         coverage = report.table()
         coverage.to_csv(tmp / "coverage.csv", index=False)
     bar.close()
     return path, coverage
+
+
+def build_tile(params: Params, store: Path, rows: slice, cols: slice, tile: Grid, year_starts: dict[int, int],
+               advance: Callable[[int], object] | None = None) -> list[dict]:
+    """Read one tile's static inputs and every year, write them into ``store``; return its report rows.
+
+    One task of a cluster build: tiles own whole Zarr chunks (``cube.tile_cells`` is a multiple
+    of ``cube.chunk_cells``), so tiles written at once by several workers never share a chunk.
+    ``advance(n)`` is told of each finished step (the static read, then each year).
+    """
+    advance = advance or (lambda n=1: None)
+    report = CubeReport()
+    static = _read_static(params, tile)
+    _write_region(store, {k: (("lat", "lon"), v) for k, v in static.items()}, {"lat": rows, "lon": cols})
+    advance(1)
+    years = params.period.years
+    if (static["mask"] == MASK_VALUES["water"]).all():
+        advance(len(years))
+        return report.rows
+    static_filled = np.where(static["static_flag"] > 0, GAP_FLAGS["static_filled"], 0).astype(np.uint8)
+    for year in years:
+        values = _read_year(params, tile, year, static["mask"], report)
+        values["gap_flag"] |= static_filled
+        t0 = year_starts[year]
+        times = slice(t0, t0 + values["gap_flag"].shape[0])
+        _write_region(store, {k: (("time", "lat", "lon"), v) for k, v in values.items()},
+                      {"time": times, "lat": rows, "lon": cols})
+        advance(1)
+    return report.rows
+
+
+def _build_tiles_on_cluster(params: Params, store: Path, tiles: list, year_starts: dict[int, int], bar) -> list[dict]:
+    """Every tile as one task on the dask-distributed cluster at ``dask.scheduler_address``.
+
+    The workers read the source files and write the store themselves, so both must lie on a
+    file system every worker sees under the same paths (as on an HPC cluster's shared disk).
+    """
+    from distributed import as_completed
+
+    from helpers.production.run import cluster_client
+
+    rows_out: list[dict] = []
+    per_tile = len(params.period.years) + 1
+    with cluster_client(params.dask) as client:
+        futures = [client.submit(build_tile, params, store, rows, cols, tile, year_starts, pure=False)
+                   for rows, cols, tile in tiles]
+        for future in as_completed(futures):
+            rows_out += future.result()
+            bar.update(per_tile)
+    return rows_out
 
 
 def _write_region(store: Path, variables: dict[str, tuple[tuple[str, ...], np.ndarray]],
@@ -605,3 +657,23 @@ def series_at(ds: xr.Dataset, cells: pd.DataFrame, variables: list[str]) -> dict
         name: ds[variables].isel(lat=int(cell.row), lon=int(cell.col)).to_dataframe()[variables]
         for name, cell in cells.iterrows()
     }
+
+
+def day_in_cube(ds: xr.Dataset, day: str) -> str:
+    """``day`` (YYYY-MM-DD) when the cube holds it, else 15 July of the cube's first year with a
+    target (or of its first year): the example day of notebook 00 on any configuration."""
+    times = pd.DatetimeIndex(ds["time"].values)
+    if pd.Timestamp(day) in times:
+        return day
+    target = ds[TARGET].notnull().any(dim=("lat", "lon")).values
+    year = int(times[target][0].year) if target.any() else int(times[0].year)
+    return f"{year}-07-15"
+
+
+def sites_in_cube(ds: xr.Dataset, sites: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+    """The ``sites`` (name -> [lat, lon]) inside the cube's grid; the grid's centre when none is."""
+    lat, lon = ds["lat"].values, ds["lon"].values
+    half = abs(float(lat[1] - lat[0])) / 2 if lat.size > 1 else 0.0
+    inside = {name: list(point) for name, point in sites.items()
+              if lat.min() - half <= point[0] <= lat.max() + half and lon.min() - half <= point[1] <= lon.max() + half}
+    return inside or {"grid centre": [float(lat.mean()), float(lon.mean())]}

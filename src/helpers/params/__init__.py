@@ -143,6 +143,24 @@ class WorldParams(StrictModel):
         return value
 
 
+#: Products whose files are found by a pattern (``sources.patterns``).
+PATTERN_PRODUCTS = ("glass_albedo", "glass_lst", "glass_modis_sm", "era5_land", "merit_dem", "soilgrids",
+                    "mcd12c1", "esa_cci", "gleam", "sith")
+#: Products whose patterns must carry a date (``{year}`` at least).
+DATED_PRODUCTS = ("glass_albedo", "glass_lst", "glass_modis_sm", "esa_cci", "gleam", "sith")
+#: Products stored as scaled integers whose encoding params may supply (``sources.encodings``).
+ENCODED_PRODUCTS = ("glass_albedo", "glass_lst", "glass_modis_sm", "sith")
+
+
+class EncodingParams(StrictModel):
+    """How stored integers decode (``value = stored * scale_factor + add_offset``)."""
+
+    scale_factor: float = Field(description="multiplier of the stored integers")
+    add_offset: float = 0.0
+    fill_value: float | None = Field(None, description="stored value meaning missing")
+    valid_range: list[float] | None = Field(None, min_length=2, max_length=2, description="valid stored values")
+
+
 class SourcesParams(StrictModel):
     """Where each input product lies, relative to ``data_root``."""
 
@@ -158,10 +176,44 @@ class SourcesParams(StrictModel):
     cosmos_uk: str = Field("cosmos_uk", description="COSMOS-UK daily files and site metadata (UKCEH)")
     cosmos_europe: str = Field("cosmos_europe", description="COSMOS-Europe release folder (TERENO)")
     smap_cvs: str = Field("smap_cvs", description="NSIDC-0712 SMAP core-site match-up files")
+    gleam: str = Field("gleam", description="GLEAM4 daily surface soil moisture (SMs) files")
+    sith: str = Field("sith", description="SiTHv2 daily soil moisture files")
     albedo_bands: list[str] = Field(
         default_factory=lambda: ["ABD_BSA_VIS", "ABD_BSA_NIR", "ABD_WSA_VIS", "ABD_WSA_NIR"]
     )
     land_cover_year: Year = Field(2019, description="MCD12C1 year used for the masks")
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="product -> file pattern under its folder (a glob with {year}, {month}, {day},"
+        " {doy}; soilgrids: {property}); a product not named here uses its reader's provider default"
+        " (its PATTERN)",
+    )
+    encodings: dict[str, EncodingParams] = Field(
+        default_factory=dict,
+        description="product -> scale, offset and fill of its stored integers, used only where a file"
+        " carries no such attributes (a reader never assumes them silently)",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _known_patterns(cls, patterns: dict[str, str]) -> dict[str, str]:
+        from helpers.sources._files import FilePattern
+
+        for product, text in patterns.items():
+            if product not in PATTERN_PRODUCTS:
+                raise ValueError(f"patterns: unknown product {product!r}; expected some of {list(PATTERN_PRODUCTS)}")
+            FilePattern(text.replace("{property}", "*") if product == "soilgrids" else text)
+            if product in DATED_PRODUCTS and "{year}" not in text:
+                raise ValueError(f"patterns.{product}: {text!r} needs a {{year}} placeholder (files are found by date)")
+        return patterns
+
+    @field_validator("encodings")
+    @classmethod
+    def _known_encodings(cls, encodings: dict[str, EncodingParams]) -> dict[str, EncodingParams]:
+        unknown = sorted(set(encodings) - set(ENCODED_PRODUCTS))
+        if unknown:
+            raise ValueError(f"encodings: unknown product(s) {unknown}; expected some of {list(ENCODED_PRODUCTS)}")
+        return encodings
 
     @field_validator("albedo_bands")
     @classmethod
@@ -486,6 +538,15 @@ class Params(StrictModel):
         """The folder (or file) of one input product."""
         return self.raw_dir / getattr(self.sources, product)
 
+    def source_pattern(self, product: str) -> str | None:
+        """The file pattern params give for ``product``; None means the reader's provider default."""
+        return self.sources.patterns.get(product)
+
+    def source_encoding(self, product: str) -> dict[str, Any] | None:
+        """The fallback encoding params give for ``product`` (None: files must carry their own)."""
+        encoding = self.sources.encodings.get(product)
+        return None if encoding is None else encoding.model_dump()
+
     def to_grid(self) -> Grid:
         return self.grid.to_grid()
 
@@ -497,19 +558,12 @@ def _project_root(start: Path) -> Path:
     return start
 
 
-def load_params(path: Path | str, **overrides: Any) -> Params:
-    """Read and validate a params YAML file.
+#: The key of a params file that names the file it builds on (see :func:`load_params`).
+EXTENDS_KEY = "extends"
 
-    ``overrides`` replace top-level keys (e.g. ``run_name``) before validation. Relative
-    paths in the result are made absolute against the project root.
 
-    Raises
-    ------
-    ParamsError
-        naming the file: missing, unreadable, not UTF-8, not YAML, or, for each schema
-        problem, the key path and what was expected.
-    """
-    path = Path(path)
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a params file; ParamsError naming the file otherwise."""
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
@@ -527,6 +581,55 @@ def load_params(path: Path | str, **overrides: Any) -> Params:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def merge_params(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_params(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolved_mapping(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A params file's mapping with the file it ``extends`` merged underneath."""
+    raw = _read_yaml_mapping(path)
+    parent = raw.pop(EXTENDS_KEY, None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ParamsError(f"{path}: {EXTENDS_KEY} must be the path of another params file, got {parent!r}")
+    parent_path = (path.parent / parent).resolve()
+    if parent_path in chain or parent_path == path.resolve():
+        raise ParamsError(f"{path}: {EXTENDS_KEY} makes a loop ({' -> '.join(str(p) for p in (*chain, parent_path))})")
+    if not parent_path.is_file():
+        raise ParamsError(f"{path}: {EXTENDS_KEY}: params file {parent_path} not found")
+    return merge_params(_resolved_mapping(parent_path, (*chain, path.resolve())), raw)
+
+
+def load_params(path: Path | str, **overrides: Any) -> Params:
+    """Read and validate a params YAML file.
+
+    A file may start from another: ``extends: paper.yaml`` (a path relative to the file) takes
+    that file's keys and changes only those it sets, section by section (mappings merge, lists
+    and values replace). A regional run on the real data is such a file: the paper's params
+    with another ``grid.bbox``, ``period`` and ``sampling.train_years``.
+
+    ``overrides`` replace top-level keys (e.g. ``run_name``) before validation. Relative
+    paths in the result are made absolute against the project root.
+
+    Raises
+    ------
+    ParamsError
+        naming the file: missing, unreadable, not UTF-8, not YAML, an ``extends`` that is
+        missing or loops, or, for each schema problem, the key path and what was expected.
+    """
+    path = Path(path)
+    raw = _resolved_mapping(path)
     raw.update(overrides)
     try:
         params = Params.model_validate(raw)

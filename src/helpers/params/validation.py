@@ -10,7 +10,7 @@ from helpers.params.base import PositiveInt, StrictModel, Year
 
 #: Gridded products of the validation (helpers.validation): the new product, its inputs and
 #: target, the comparison and baseline products, and the ablation models of notebook 02.
-VALIDATION_PRODUCTS = (
+DEFAULT_VALIDATION_PRODUCTS = (
     "product",
     "era5_land",
     "target",
@@ -20,6 +20,8 @@ VALIDATION_PRODUCTS = (
     "no_avhrr",
     "no_era5_land",
 )
+#: Besides those, the comparison products that the twin world does not make (real data only).
+VALIDATION_PRODUCTS = (*DEFAULT_VALIDATION_PRODUCTS, "gleam", "sith")
 Product = Literal[VALIDATION_PRODUCTS]  # type: ignore[valid-type]
 
 
@@ -95,7 +97,8 @@ class ValidationParams(StrictModel):
         default_factory=lambda: [1982, 1999], min_length=2, max_length=2, description="first and last year of period II"
     )
     products: list[Product] = Field(
-        default_factory=lambda: list(VALIDATION_PRODUCTS), min_length=1, description="gridded products validated"
+        default_factory=lambda: list(DEFAULT_VALIDATION_PRODUCTS), min_length=1,
+        description="gridded products validated (gleam, sith: add them where their files are under data_root)"
     )
     stations: StationReadingParams = Field(default_factory=StationReadingParams)
     min_days: PositiveInt = Field(30, description="fewest common-sample days to score a station and period")

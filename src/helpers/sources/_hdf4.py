@@ -6,6 +6,17 @@ resolution ``r`` (3600 x 7200 on the 0.05 degree CMG), row 0 northernmost, colum
 ``value = raw * scale_factor + add_offset``, invalid (NaN) where ``raw == _FillValue`` or
 outside ``valid_range``; all three are read from the file's attributes.
 
+HDF-EOS grids. The real products are HDF4-EOS grid files: the SDS of a grid (e.g. grid
+``GLASS02B05``) are ordinary SDS to the SD interface, their dimensions are named
+``YDim:<grid>`` and ``XDim:<grid>``, and the global attribute ``StructMetadata.0`` (then
+``.1``, ... when longer than 32000 characters) holds the grid's ODL description: ``GridName``,
+``XDim``, ``YDim``, ``UpperLeftPointMtrs``, ``LowerRightMtrs``, ``Projection`` and the
+``DataFieldName`` of each SDS [doc: HDF-EOS2 grid conventions]. For ``Projection=GCTP_GEO``
+the corner points are packed degrees-minutes-seconds ``DDDMMMSSS.SS``, so
+``-180000000.000000`` is -180 deg [doc: HDF-EOS2 GDdefgrid]. :func:`eos_grid_of` parses it and
+:func:`check_eos_grid` compares it with an SDS's shape; :func:`create` writes it when given a
+grid name.
+
 HDF4 refuses to update a deflate-compressed SDS in place, and pyhdf offers no chunked
 layout, so :func:`write_window` rewrites the whole file (atomically) with the window
 updated.
@@ -14,8 +25,9 @@ updated.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -163,27 +175,45 @@ def read_fields(
     return out
 
 
-def create(path: Path, grid: Grid, specs: list[SdsSpec], data: dict[str, np.ndarray] | None = None) -> None:
+def create(
+    path: Path,
+    grid: Grid,
+    specs: list[SdsSpec],
+    data: dict[str, np.ndarray] | None = None,
+    *,
+    grid_name: str | None = None,
+    struct_metadata: str | None = None,
+) -> None:
     """Write a new file (atomically) with one deflate-compressed SDS per spec.
 
-    SDS without an entry in ``data`` are filled with their fill value.
+    SDS without an entry in ``data`` are filled with their fill value. With ``grid_name``
+    the file is laid out like an HDF-EOS grid: dimensions ``YDim:<grid_name>`` and
+    ``XDim:<grid_name>`` and a ``StructMetadata.0`` describing the global GEO grid (written
+    by :func:`eos_struct_metadata`, or ``struct_metadata`` verbatim when given).
     """
     data = data or {}
+    if struct_metadata is None and grid_name is not None:
+        struct_metadata = eos_struct_metadata(grid_name, grid.shape, specs)
     with atomic_path(path) as tmp:
         sd = SD(str(tmp), SDC.WRITE | SDC.CREATE)
         try:
+            if struct_metadata is not None:
+                sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata)
             for spec in specs:
                 array = data.get(spec.name)
                 if array is None:
                     array = np.full(grid.shape, spec.fill, dtype=spec.dtype)
-                _write_sds(sd, spec, array)
+                _write_sds(sd, spec, array, grid_name)
         finally:
             sd.end()
 
 
-def _write_sds(sd: SD, spec: SdsSpec, array: np.ndarray) -> None:
+def _write_sds(sd: SD, spec: SdsSpec, array: np.ndarray, grid_name: str | None = None) -> None:
     sds = sd.create(spec.name, _SDC_TYPES[np.dtype(spec.dtype)], array.shape)
     try:
+        if grid_name is not None and array.ndim == 2:
+            sds.dim(0).setname(f"YDim:{grid_name}")
+            sds.dim(1).setname(f"XDim:{grid_name}")
         sds.setfillvalue(spec.fill)
         if spec.valid_range is not None:
             sds.setrange(*spec.valid_range)
@@ -220,6 +250,8 @@ def write_window(path: Path | str, window: Grid, encoded: dict[str, np.ndarray])
     """
     path = Path(path)
     with open_sd(path) as sd:
+        metadata = struct_metadata(sd)
+        eos_grids = eos_grid_of(path, metadata) if metadata is not None else []
         names = list(sd.datasets())
         specs, data = [], {}
         for name in names:
@@ -238,4 +270,226 @@ def write_window(path: Path | str, window: Grid, encoded: dict[str, np.ndarray])
         if raw.shape != window.shape:
             raise ValueError(f"values for {name} have shape {raw.shape}, window is {window.shape}")
         data[name][row : row + window.nlat, col : col + window.nlon] = raw
-    create(path, grid, specs, data)
+    grid_name = eos_grids[0].name if len(eos_grids) == 1 else None
+    create(path, grid, specs, data, grid_name=grid_name, struct_metadata=metadata)
+
+
+# --- HDF-EOS grid structure ----------------------------------------------------------------
+
+#: HDF number types as StructMetadata names them.
+_DFNT_NAMES = {
+    np.dtype(np.int8): "DFNT_INT8",
+    np.dtype(np.uint8): "DFNT_UINT8",
+    np.dtype(np.int16): "DFNT_INT16",
+    np.dtype(np.uint16): "DFNT_UINT16",
+    np.dtype(np.int32): "DFNT_INT32",
+    np.dtype(np.float32): "DFNT_FLOAT32",
+}
+_CORNER_TOLERANCE_DEG = 1e-6
+
+
+@dataclass(frozen=True)
+class EosGrid:
+    """One grid of a ``StructMetadata.0``: name, size, corners (deg) and data fields."""
+
+    name: str
+    xdim: int | None
+    ydim: int | None
+    upper_left: tuple[float, float] | None  # (lon, lat) in degrees
+    lower_right: tuple[float, float] | None
+    projection: str | None
+    fields: tuple[str, ...] = field(default=())
+
+
+def struct_metadata(sd: SD) -> str | None:
+    """The file's ``StructMetadata.0`` (with ``.1``, ``.2``, ... appended), None if absent."""
+    attributes = sd.attributes()
+    if "StructMetadata.0" not in attributes:
+        return None
+    parts, index = [], 0
+    while f"StructMetadata.{index}" in attributes:
+        parts.append(str(attributes[f"StructMetadata.{index}"]))
+        index += 1
+    return "".join(parts).replace("\x00", "")
+
+
+def packed_dms_to_degrees(value: float) -> float:
+    """Packed ``DDDMMMSSS.SS`` (HDF-EOS GEO corner points) to decimal degrees.
+
+    Values within +-360 are taken as plain degrees already (some producers write those).
+    """
+    if abs(value) <= 360.0:
+        return float(value)
+    sign = -1.0 if value < 0 else 1.0
+    magnitude = abs(value)
+    degrees = int(magnitude // 1_000_000)
+    minutes = int((magnitude - degrees * 1_000_000) // 1_000)
+    seconds = magnitude - degrees * 1_000_000 - minutes * 1_000
+    return sign * (degrees + minutes / 60.0 + seconds / 3600.0)
+
+
+def degrees_to_packed_dms(value: float) -> float:
+    """Decimal degrees to packed ``DDDMMMSSS.SS``."""
+    sign = -1.0 if value < 0 else 1.0
+    magnitude = abs(value)
+    degrees = int(magnitude)
+    minutes = int(round((magnitude - degrees) * 60.0, 9))
+    seconds = (magnitude - degrees - minutes / 60.0) * 3600.0
+    return sign * (degrees * 1_000_000 + minutes * 1_000 + round(seconds, 2))
+
+
+def _corner(path: Path, text: str | None, key: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    numbers = re.findall(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?", text)
+    if len(numbers) != 2:
+        raise SourceError(path, f"StructMetadata.0: {key}={text} is not a (x, y) pair")
+    return packed_dms_to_degrees(float(numbers[0])), packed_dms_to_degrees(float(numbers[1]))
+
+
+def eos_grid_of(path: Path, text: str) -> list[EosGrid]:
+    """The grids an HDF-EOS ``StructMetadata.0`` describes (empty if it has none)."""
+    grids: list[EosGrid] = []
+    current: dict | None = None
+    depth = 0
+    in_grids = False
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "GROUP":
+            if value == "GridStructure":
+                in_grids = True
+            elif in_grids and current is None:
+                current, depth = {"group": value, "fields": []}, 0
+            elif current is not None:
+                depth += 1
+        elif key == "END_GROUP":
+            if current is not None and depth == 0:
+                grids.append(_grid_from(path, current))
+                current = None
+            elif current is not None:
+                depth -= 1
+            elif value == "GridStructure":
+                in_grids = False
+        elif current is not None:
+            if key == "DataFieldName":
+                current["fields"].append(value.strip('"'))
+            elif depth == 0:
+                current[key] = value
+    return grids
+
+
+def _grid_from(path: Path, entries: dict) -> EosGrid:
+    def integer(key: str) -> int | None:
+        if key not in entries:
+            return None
+        try:
+            return int(entries[key])
+        except ValueError:
+            raise SourceError(path, f"StructMetadata.0: {key}={entries[key]} is not an integer") from None
+
+    return EosGrid(
+        name=entries.get("GridName", entries["group"]).strip('"'),
+        xdim=integer("XDim"),
+        ydim=integer("YDim"),
+        upper_left=_corner(path, entries.get("UpperLeftPointMtrs"), "UpperLeftPointMtrs"),
+        lower_right=_corner(path, entries.get("LowerRightMtrs"), "LowerRightMtrs"),
+        projection=entries.get("Projection"),
+        fields=tuple(entries["fields"]),
+    )
+
+
+def check_eos_grid(path: Path, sd: SD, name: str, shape: tuple[int, ...]) -> EosGrid | None:
+    """Check the HDF-EOS grid holding SDS ``name`` against its ``shape``; None without StructMetadata.
+
+    SourceError naming ``path`` unless the grid is a global ``GCTP_GEO`` grid (upper left
+    -180, 90; lower right 180, -90) whose ``YDim`` x ``XDim`` equal the SDS shape.
+    """
+    text = struct_metadata(sd)
+    if text is None:
+        return None
+    return check_grids(path, eos_grid_of(path, text), name, shape)
+
+
+def check_grids(path: Path, grids: list[EosGrid], name: str, shape: tuple[int, ...]) -> EosGrid:
+    """:func:`check_eos_grid` on grids already parsed (one parse per file for many SDS)."""
+    holding = [g for g in grids if name in g.fields] or (grids if len(grids) == 1 else [])
+    if not holding:
+        described = ", ".join(g.name for g in grids) or "none"
+        raise SourceError(
+            path, f"StructMetadata.0 describes no HDF-EOS grid holding SDS {name} (grids: {described})"
+        )
+    grid = holding[0]
+    if grid.projection is not None and grid.projection != "GCTP_GEO":
+        raise SourceError(
+            path, f"HDF-EOS grid {grid.name}: expected Projection=GCTP_GEO (lat/lon), got {grid.projection}"
+        )
+    if (grid.ydim, grid.xdim) != tuple(int(n) for n in shape[-2:]):
+        raise SourceError(
+            path,
+            f"HDF-EOS grid {grid.name} is YDim x XDim = {grid.ydim} x {grid.xdim} in StructMetadata.0, "
+            f"but SDS {name} has shape {tuple(int(n) for n in shape)}",
+        )
+    expected = ((-180.0, 90.0), (180.0, -90.0))
+    got = (grid.upper_left, grid.lower_right)
+    if any(
+        corner is None or any(abs(a - b) > _CORNER_TOLERANCE_DEG for a, b in zip(corner, want, strict=True))
+        for corner, want in zip(got, expected, strict=True)
+    ):
+        raise SourceError(
+            path,
+            f"HDF-EOS grid {grid.name} is not global: corners (lon, lat) upper left {grid.upper_left}, "
+            f"lower right {grid.lower_right} deg; expected (-180, 90) and (180, -90)",
+        )
+    return grid
+
+
+def eos_struct_metadata(
+    grid_name: str,
+    shape: tuple[int, int],
+    specs: list[SdsSpec],
+    upper_left: tuple[float, float] = (-180.0, 90.0),
+    lower_right: tuple[float, float] = (180.0, -90.0),
+    projection: str = "GCTP_GEO",
+) -> str:
+    """``StructMetadata.0`` of one HDF-EOS grid holding ``specs`` (corners in degrees)."""
+    def pair(corner: tuple[float, float]) -> str:
+        return "({:.6f},{:.6f})".format(*(degrees_to_packed_dms(v) for v in corner))
+
+    fields = []
+    for index, spec in enumerate(specs, start=1):
+        fields += [
+            f"\t\t\tOBJECT=DataField_{index}",
+            f'\t\t\t\tDataFieldName="{spec.name}"',
+            f"\t\t\t\tDataType={_DFNT_NAMES[np.dtype(spec.dtype)]}",
+            '\t\t\t\tDimList=("YDim","XDim")',
+            f"\t\t\tEND_OBJECT=DataField_{index}",
+        ]
+    lines = [
+        "GROUP=SwathStructure",
+        "END_GROUP=SwathStructure",
+        "GROUP=GridStructure",
+        "\tGROUP=GRID_1",
+        f'\t\tGridName="{grid_name}"',
+        f"\t\tXDim={shape[1]}",
+        f"\t\tYDim={shape[0]}",
+        f"\t\tUpperLeftPointMtrs={pair(upper_left)}",
+        f"\t\tLowerRightMtrs={pair(lower_right)}",
+        f"\t\tProjection={projection}",
+        "\t\tGROUP=Dimension",
+        "\t\tEND_GROUP=Dimension",
+        "\t\tGROUP=DataField",
+        *fields,
+        "\t\tEND_GROUP=DataField",
+        "\t\tGROUP=MergedFields",
+        "\t\tEND_GROUP=MergedFields",
+        "\tEND_GROUP=GRID_1",
+        "END_GROUP=GridStructure",
+        "GROUP=PointStructure",
+        "END_GROUP=PointStructure",
+        "END",
+        "",
+    ]
+    return "\n".join(lines)

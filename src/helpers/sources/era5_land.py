@@ -1,30 +1,97 @@
-"""ERA5-Land volumetric soil water layer 1 (``swvl1``, 0-7 cm): yearly NetCDF files.
+"""ERA5-Land volumetric soil water layer 1 (``swvl1``, 0-7 cm) as ECMWF ships it: NetCDF or GRIB.
 
-Files are named ``era5_land_swvl1_{year}.nc`` and laid out as ECMWF ships them: variable
-``swvl1`` (units ``m**3 m**-3``) with dims (``valid_time``, ``latitude``, ``longitude``);
-latitude *descending* grid nodes 90..-90 (inclusive), longitude nodes 0..360-res; time in
-"seconds since 1970-01-01". Older files name the time dimension ``time``; both are accepted.
-Packed (scale_factor/add_offset) and plain float files decode alike.
+Provider and products
+---------------------
+ECMWF for the Copernicus Climate Change Service, from the Climate Data Store (CDS): the
+hourly ``reanalysis-era5-land`` (doi:10.24381/cds.e2161bac) [doc: CDS catalogue entry] and the
+post-processed ``derived-era5-land-daily-statistics`` (request keys ``daily_statistic``
+= ``daily_mean``, ``time_zone`` = ``utc+00:00``, ``frequency`` = ``1_hourly``...) [code:
+msalazarcgeo/AOD_Reanalysis:Python_scripts/ECMWF_API_call.py]; the same converter writes both
+[doc: ECMWF CKB "GRIB to netCDF conversion on new CDS and ADS systems"].
 
-:func:`read` returns daily values on a destination grid:
+Files (:data:`PATTERN`)
+-----------------------
+CDS downloads are named by the user, so files are found by the glob :data:`PATTERN`
+(``**/*``: the product folder and every subfolder), keeping the suffixes :data:`SUFFIXES`
+(NetCDF ``.nc .nc4``, GRIB ``.grib .grib2 .grb .grb2``), and indexed by their **content**: the
+time axis read from each file's metadata (cached by path, modification time and size), never
+from its name. Hourly, daily, monthly-cut or yearly-cut files, one or many per year, are all
+accepted; the twin world's ``era5_land_swvl1_{year}.nc`` (:func:`create`) too. A file among
+them that is not ERA5-Land ``swvl1`` is an error: pass ``pattern`` to select the files.
 
-* hourly files give daily means of the values of each day (the 24 hours, or as many as
-  the file holds for that day); daily files are used as they are;
-* longitudes are taken to -180..180 and the window wraps across the antimeridian;
-* the nodes are interpolated bilinearly to the cell centres of the grid (renormalised over
-  valid nodes, so coasts keep values where sea nodes are NaN); a destination coarser than
-  the nodes gets the area-weighted mean of a bilinear field at node spacing.
+Variable, units, grid
+---------------------
+* ``swvl1`` "Volumetric soil water layer 1", ``m**3 m**-3`` [code:
+  TUW-GEO/ecmwf_models:src/ecmwf_models/era5/era5-land_lut.csv for the names; the units string
+  is ecCodes' for paramId 39, as cfgrib decodes it: checked with a GRIB written by ecCodes].
+  ``%`` or valid values above 1 raise :class:`~helpers.errors.SourceError`.
+* 0.1 deg grid **nodes**, latitude 90..-90 (descending, inclusive), longitude 0..359.9 in the
+  legacy layout [code: TUW-GEO/ecmwf_models:src/ecmwf_models/grid.py, which converts 0..360
+  with ``trafo_lon``]. Whether the new CDS NetCDF is 0..359.9 or -180..179.9 is [open], and
+  area requests give regional axes, so the axes are read, not assumed: latitude ascending or
+  descending, longitude in either frame (ascending), normalised to -180..180; windows wrap
+  across the antimeridian on global axes. All files of the folder must share one grid (node
+  spacing and extent), else SourceError naming two of them.
 
-Units are checked: ``%`` or valid values above 1 raise :class:`~helpers.errors.SourceError`.
-A year of the period without its file raises SourceError naming the missing file; a time
-variable whose ``units`` are missing or not CF ``<unit> since <date>`` raises SourceError
-naming the file and the variable.
+Time and layouts
+----------------
+* Legacy NetCDF: time variable ``time``, ``hours since 1900-01-01 00:00:00.0``, calendar
+  ``gregorian`` [issues: ESMValGroup/ESMValCore#3030], values often packed as int16 with
+  ``scale_factor``/``add_offset`` and ``_FillValue``/``missing_value`` -32767 [code: ncdump of a
+  legacy CDS ERA5 file in third-party code, repository not resolved; for ERA5-Land [open]].
+  Packed and float files decode alike (netCDF4's mask-and-scale).
+* New-CDS NetCDF (2024+): ``valid_time`` in ``seconds since 1970-01-01``, calendar
+  ``proleptic_gregorian``; ``latitude`` carries ``stored_direction`` (ignored: the values are
+  read) [issues: ESMValGroup/ESMValCore#3030; ecmwf/cdsapi#129; ArcticSnow/TopoPyScale#114].
+* ``expver`` (ERA5 ``0001`` / ERA5T ``0005`` mixed): a dimension or a non-dimension variable
+  [issues: ESMValGroup/ESMValTool#3790]. As a variable it only labels the steps and is ignored;
+  as a dimension the non-NaN slice of each step is taken [code:
+  TUW-GEO/ecmwf_models:src/ecmwf_models/interface.py]: per node, the first finite value with
+  ``expver`` in ascending order (final ERA5 before ERA5T).
+* ``number``: a scalar coordinate (cfgrib convention) [code: cfgrib dumps in ecmwf/cfgrib
+  issues]; whether it is ever a dimension for ERA5-Land is [open]: a length-1 dimension is
+  squeezed, a longer one (an ensemble) raises SourceError.
+* Monthly means (a ``date`` coordinate [issues: ESMValGroup/ESMValTool#3790]) are refused.
+* A time variable without CF ``<unit> since <date>`` units, or in a calendar without real
+  dates, raises SourceError naming the file and the variable.
+
+GRIB
+----
+Read through cfgrib (xarray engine ``cfgrib``, without writing ``.idx`` files), which needs
+``cfgrib`` and ``eccodes`` installed; without them a GRIB file raises SourceError saying so.
+ECMWF prefers GRIB: the NetCDF "should not be considered a long-term stable format" [doc: ECMWF
+CKB page above]. cfgrib may give ``(time, step)`` with a 2-D ``valid_time`` (``time`` = forecast
+reference time) [code: JuliaGeo/GRIBDatasets.jl#47, cfgrib output]; the steps are stacked to
+their valid times. ERA5-Land GRIB specifics (edition, step layout) are [open]. GRIB has no
+windowed reads: each step is decoded whole, so NetCDF reads tile by tile much faster.
+
+Daily values (:func:`read`)
+---------------------------
+* Days are UTC days of the valid times; a daily-statistics value is the day of its stamp (the
+  stamp of those files is [open]; ``time_zone`` must be ``utc+00:00`` for UTC days).
+* The daily value is the mean of the distinct valid times of the day, NaN ignored: 24 hourly
+  values give the hourly mean, a daily-statistics or daily file's one value is used as it is.
+  ``swvl1`` is an instantaneous state, so no accumulation shift applies.
+* **Partial days**: with sub-daily data (steps ``s`` apart, so ``86400 / s`` expected a day), a
+  day holding fewer steps gets the mean of those it holds, is listed in the result's
+  ``attrs["partial_days"]`` (ISO dates) and logged as a warning naming the folder and the days.
+* **No silent loss**: a requested day no file holds raises SourceError naming the folder, every
+  file found with its first/last day, and the missing days. A valid time held by two files (or
+  twice in one) with different values raises SourceError naming both files and the day
+  (identical copies, to within the packing step, are accepted). Daily-only and sub-daily files
+  for the same days raise SourceError naming both.
+* The nodes are interpolated bilinearly to the cell centres of the grid (renormalised over
+  valid nodes, so coasts keep values where sea nodes are NaN); a destination coarser than the
+  nodes gets the area-weighted mean of a bilinear field at node spacing.
+* Memory: only the window (plus one node) is read, for a bounded number of steps at once
+  (:data:`_MAX_VALUES_PER_READ` values).
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import logging
 from pathlib import Path
 
 import netCDF4
@@ -34,21 +101,44 @@ import xarray as xr
 from helpers.errors import SourceError
 from helpers.grid import Grid
 from helpers.io import atomic_path
+from helpers.sources._era5_files import (  # the file patterns and names are public here too
+    EXPVER,
+    GRIB_SUFFIXES,
+    LAT_NAMES,
+    LON_NAMES,
+    NETCDF_SUFFIXES,
+    NUMBER,
+    PATTERN,
+    SUFFIXES,
+    TIME_NAMES,
+    VARIABLE,
+    FileIndex,
+    file_index,
+    find_files,
+    open_grib,
+)
 from helpers.sources._files import (
-    check_fraction_units,
     check_fraction_values,
+    describe_days,
+    missing_days,
     require_directory,
     time_coordinate,
 )
-from helpers.sources._regrid import column_runs, naming, resample, select_window
+from helpers.sources._regrid import SourceWindow, column_runs, naming, resample, select_window
 
-VARIABLE = "swvl1"
+__all__ = [
+    "EXPVER", "GRIB_SUFFIXES", "LABEL", "LAT_NAMES", "LON_NAMES", "NETCDF_SUFFIXES", "NUMBER", "PATTERN",
+    "SUFFIXES", "TIME_NAMES", "UNITS", "VARIABLE", "FileIndex", "create", "file_index", "file_name",
+    "find_files", "read", "write_window",
+]
+
 UNITS = "m**3 m**-3"
 LABEL = "ERA5-Land"
-TIME_NAMES = ("valid_time", "time")
-LAT_NAMES = ("latitude", "lat")
-LON_NAMES = ("longitude", "lon")
-_MAX_VALUES_PER_READ = 20_000_000  # bounds memory: hourly steps x window nodes read at once
+_MAX_VALUES_PER_READ = 20_000_000  # bounds memory: steps x window nodes read at once
+_LISTED_FILES = 12  # files named in a coverage error
+_DAY_SECONDS = 86400
+
+logger = logging.getLogger(__name__)
 
 
 def file_name(year: int) -> str:
@@ -140,96 +230,134 @@ def write_window(path: Path | str, lat_nodes: np.ndarray, lon_nodes: np.ndarray,
             position += width
 
 
-def _name_of(nc: netCDF4.Dataset, candidates: tuple[str, ...], path: Path, what: str) -> str:
-    for name in candidates:
-        if name in nc.variables:
-            return name
-    raise SourceError(
-        path,
-        f"{what} coordinate not found (tried {', '.join(candidates)}); file has: {', '.join(nc.variables)}",
-    )
 
 
-def _time_days(path: Path, times: netCDF4.Variable) -> np.ndarray:
-    """Days (datetime64[D]) of the time variable, decoded from its CF ``units`` and ``calendar``.
+# --- reading -------------------------------------------------------------------------------------
 
-    SourceError naming the file and the variable when ``units`` is missing, not a string or
-    not ``<unit> since <date>``, or when the calendar has no real dates (e.g. ``360_day``).
-    """
-    expected = "expected CF units like 'seconds since 1970-01-01' (ERA5-Land: valid_time or time)"
-    units = getattr(times, "units", None)
-    if not isinstance(units, str):
-        got = "no units attribute" if units is None else f"units {units!r} (not a string)"
-        raise SourceError(path, f"time variable {times.name}: {got}; {expected}")
-    calendar = getattr(times, "calendar", "standard")
+
+def _read_steps(index: FileIndex, where: np.ndarray, window: SourceWindow) -> np.ndarray:
+    """Steps ``where`` (rows of ``index.where``) in the window: (steps, lat descending, lon), float32."""
+    lows = where.min(axis=0) if where.size else np.zeros(0, dtype=np.int64)
+    highs = where.max(axis=0) + 1 if where.size else np.zeros(0, dtype=np.int64)
+    spans = dict(zip(index.time_dims, (slice(int(a), int(b)) for a, b in zip(lows, highs, strict=True)), strict=True))
+    order = (*index.time_dims, *((EXPVER,) if index.expver else ()), index.lat_dim, index.lon_dim)
     try:
-        stamps = netCDF4.num2date(
-            times[:], units, calendar, only_use_cftime_datetimes=False, only_use_python_datetimes=True
-        )
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise SourceError(
-            path,
-            f"time variable {times.name}: cannot decode units {units!r} in calendar {calendar!r} ({exc});"
-            f" {expected} in a real-date calendar",
-        ) from exc
-    return np.array(stamps, dtype="datetime64[s]").astype("datetime64[D]")
+        if index.format == "netcdf":
+            with netCDF4.Dataset(index.path) as nc:
+                variable = nc[VARIABLE]
+
+                def block(rows: slice, cols: slice) -> np.ndarray:
+                    key = [spans.get(d, rows if d == index.lat_dim else cols if d == index.lon_dim else
+                                     slice(None) if d == EXPVER else 0) for d in index.dims]
+                    kept = [d for d, k in zip(index.dims, key, strict=True) if not isinstance(k, int)]
+                    raw = np.ma.filled(variable[tuple(key)].astype(np.float32), np.nan)
+                    return np.transpose(raw, [kept.index(d) for d in order])
+
+                raw = window.read(block)
+        else:
+            variable = open_grib(index.path)[VARIABLE]
+            squeeze = {d: 0 for d in index.dims if d not in order}
+
+            def block(rows: slice, cols: slice) -> np.ndarray:
+                part = variable.isel({**spans, **squeeze, index.lat_dim: rows, index.lon_dim: cols})
+                return np.asarray(part.transpose(*order).values, dtype=np.float32)
+
+            raw = window.read(block)
+    except SourceError:
+        raise
+    except (OSError, RuntimeError, ValueError, EOFError) as exc:
+        raise SourceError(index.path, f"cannot read {VARIABLE}, file truncated or corrupt? ({exc})") from exc
+    picked = raw[tuple((where - lows).T)] if index.time_dims else raw[None]
+    if index.expver:
+        merged = np.full(picked.shape[:1] + picked.shape[2:], np.nan, dtype=np.float32)
+        for k in index.expver:  # first finite value per node, ERA5 before ERA5T
+            merged = np.where(np.isfinite(merged), merged, picked[:, k])
+        picked = merged
+    if window.lat.size > 1 and window.lat[0] < window.lat[-1]:
+        picked = picked[:, ::-1]
+    return picked
 
 
-def _read_year(path: Path, grid: Grid, start: dt.date, end: dt.date) -> tuple[list[dt.date], np.ndarray]:
-    """Daily fields of one file within ``start..end`` on ``grid``."""
+def _canonical(window: SourceWindow) -> tuple[np.ndarray, np.ndarray]:
+    lat = window.lat[::-1] if window.lat.size > 1 and window.lat[0] < window.lat[-1] else window.lat
+    return lat, window.lon
+
+
+def _relative(path: Path, directory: Path) -> str:
     try:
-        nc = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise SourceError(path, f"not a readable NetCDF file, truncated or corrupt? ({exc})") from exc
-    with nc:
-        if VARIABLE not in nc.variables:
-            raise SourceError(path, f"variable {VARIABLE} not found; file has: {', '.join(nc.variables)}")
-        variable = nc[VARIABLE]
-        check_fraction_units(path, getattr(variable, "units", None), VARIABLE)
-        time_name = _name_of(nc, TIME_NAMES, path, "time")
-        lat_name = _name_of(nc, LAT_NAMES, path, "latitude")
-        lon_name = _name_of(nc, LON_NAMES, path, "longitude")
-        if variable.dimensions != (time_name, lat_name, lon_name):
+        return path.relative_to(directory).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _listing(indexes: list[FileIndex], directory: Path) -> str:
+    ordered = sorted(indexes, key=lambda i: (i.times[0], str(i.path)))
+    parts = [f"{_relative(i.path, directory)} ({i.first_day}..{i.last_day})" for i in ordered[:_LISTED_FILES]]
+    more = len(ordered) - _LISTED_FILES
+    return ", ".join(parts) + (f", ... and {more} more" if more > 0 else "")
+
+
+def _check_grids(indexes: list[FileIndex]) -> None:
+    first = indexes[0]
+    for other in indexes[1:]:
+        if other.grid_key != first.grid_key:
             raise SourceError(
-                path,
-                f"{VARIABLE} has dims {variable.dimensions}; expected ({time_name}, {lat_name}, {lon_name})",
+                other.path,
+                f"grid differs from {first.path}: {other.describe_grid()} here, {first.describe_grid()}"
+                " there; expected every ERA5-Land file of the folder on one grid (node spacing and extent)",
             )
-        days = _time_days(path, nc[time_name])
-        if np.any(np.diff(days) < np.timedelta64(0, "D")):
-            raise SourceError(path, f"{time_name} is not sorted")
-        with naming(path):
-            window = select_window(
-                np.asarray(nc[lat_name][:], dtype=float), np.asarray(nc[lon_name][:], dtype=float), grid
-            )
-        wanted = np.unique(days[(days >= np.datetime64(start)) & (days <= np.datetime64(end))])
-        out = np.empty((len(wanted), *grid.shape), dtype=np.float32)
-        steps_per_day = max(1, round(days.size / max(np.unique(days).size, 1)))
-        days_per_read = max(
-            1, _MAX_VALUES_PER_READ // (steps_per_day * max(window.lat.size * window.lon.size, 1))
-        )
-        if window.empty:
-            out[:] = np.nan
-            return wanted.astype(object).tolist(), out
-        for block in range(0, len(wanted), days_per_read):
-            block_days = wanted[block : block + days_per_read]
-            steps = np.flatnonzero((days >= block_days[0]) & (days <= block_days[-1]))
-            step_slice = slice(int(steps[0]), int(steps[-1]) + 1)
-            try:
-                raw = window.read(
-                    lambda rows, cols, t=step_slice: np.ma.filled(
-                        variable[t, rows, cols].astype(np.float32), np.nan
-                    )
-                )
-            except (OSError, RuntimeError) as exc:
+
+
+def _check_cadences(used: list[tuple[FileIndex, np.ndarray, np.ndarray]]) -> None:
+    """Daily-only and sub-daily files must not hold the same days."""
+    daily = [(i, t) for i, t, _ in used if i.cadence is not None and i.cadence >= _DAY_SECONDS]
+    hourly = [(i, t) for i, t, _ in used if i.cadence is not None and i.cadence < _DAY_SECONDS]
+    for one, one_times in daily:
+        one_days = set(one_times.astype("datetime64[D]").tolist())
+        for other, other_times in hourly:
+            common = sorted(one_days & set(other_times.astype("datetime64[D]").tolist()))
+            if common:
                 raise SourceError(
-                    path, f"cannot read {VARIABLE}, file truncated or corrupt? ({exc})"
-                ) from exc
-            check_fraction_values(path, raw, VARIABLE, expected=UNITS)
-            with naming(path):
-                out[block : block + len(block_days)] = resample(
-                    _daily_means(raw, days[step_slice]), window.lat, window.lon, grid
+                    one.path,
+                    f"holds daily values for {describe_days(common)} that {other.path} holds as sub-daily"
+                    " steps; expected one product (hourly or daily statistics) per day",
                 )
-    return wanted.astype(object).tolist(), out
+
+
+def _merge(
+    buffer: np.ndarray,
+    values: np.ndarray,
+    slots: np.ndarray,
+    owners: dict[int, list[FileIndex]],
+    index: FileIndex,
+    stamps: np.ndarray,
+) -> None:
+    """Put ``values`` in ``buffer[slots]``; a step already held must agree to within the packing."""
+    seen = np.isin(slots, np.fromiter(owners, dtype=np.int64, count=len(owners)))
+    first = np.zeros(slots.size, dtype=bool)
+    first[np.unique(slots, return_index=True)[1]] = True
+    fresh = first & ~seen
+    buffer[slots[fresh]] = values[fresh]
+    for j in np.flatnonzero(fresh):
+        owners[int(slots[j])] = [index]
+    for j in np.flatnonzero(~fresh):
+        slot = int(slots[j])
+        held, new = buffer[slot], values[j]
+        both = np.isfinite(held) & np.isfinite(new)
+        others = owners.setdefault(slot, [])
+        if both.any():
+            tolerance = max(index.precision, *(o.precision for o in others)) + 1e-6
+            worst = float(np.abs(held[both] - new[both]).max())
+            if worst > tolerance:
+                other = others[0].path if others else index.path
+                stamp = np.datetime_as_string(stamps[slot], unit="m")
+                raise SourceError(
+                    index.path,
+                    f"{stamps[slot].astype('datetime64[D]')}: step {stamp} is also in {other} with other values"
+                    f" (differences up to {worst:g}); expected each day in one file, or identical copies",
+                )
+        buffer[slot] = np.where(np.isfinite(held), held, new)
+        others.append(index)
 
 
 def _daily_means(values: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -244,40 +372,120 @@ def _daily_means(values: np.ndarray, days: np.ndarray) -> np.ndarray:
         return (sums / counts).astype(np.float32)
 
 
-def read(directory: Path | str, grid: Grid, start: dt.date, end: dt.date) -> xr.DataArray:
-    """Daily ERA5-Land ``swvl1`` of ``start..end`` on ``grid``.
+def read(
+    directory: Path | str, grid: Grid, start: dt.date, end: dt.date, pattern: str | None = None
+) -> xr.DataArray:
+    """Daily ERA5-Land ``swvl1`` of ``start..end`` on ``grid``; see the module docstring.
 
     Parameters
     ----------
-    directory : folder holding ``era5_land_swvl1_{year}.nc``.
+    directory : folder holding the files (at any depth), e.g. ``era5_land_swvl1_{year}.nc`` or
+        CDS downloads of any name and time cutting.
     grid : destination grid (usually one tile of the product grid).
-    start, end : period (inclusive); every year in it must have its file.
+    start, end : period (inclusive); the files must hold every day of it.
+    pattern : glob of the files under ``directory`` (None: :data:`PATTERN`); only the suffixes
+        :data:`SUFFIXES` are kept.
 
     Returns
     -------
-    DataArray ``era5_sm`` (time, lat, lon), float32, m3 m-3.
+    DataArray ``era5_sm`` (time, lat, lon), float32, m3 m-3, one step per day of the period.
+    ``attrs["steps_per_day"]`` is the expected number of steps a day; ``attrs["partial_days"]``
+    (ISO dates) lists the days with fewer, when there are any.
+
+    Raises
+    ------
+    SourceError : no files; an unreadable or foreign file; files of different grids; a day no
+        file holds; a step held twice with different values; wrong units.
     """
     directory = require_directory(directory, LABEL, file_name(start.year))
-    dates: list[dt.date] = []
-    fields = []
-    for year in range(start.year, end.year + 1):
-        path = directory / file_name(year)
-        if not path.is_file():
-            raise SourceError(
-                path, f"ERA5-Land file for {year} not found; expected {file_name(year)} under {directory}"
-            )
-        year_dates, values = _read_year(
-            path, grid, max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    indexes = [file_index(path) for path in find_files(directory, pattern)]
+    if not indexes:
+        raise SourceError(
+            directory,
+            f"no {LABEL} files matching {pattern or PATTERN!r} with a suffix of {', '.join(SUFFIXES)};"
+            f" expected NetCDF or GRIB files of {VARIABLE}, e.g. {file_name(start.year)}",
         )
-        dates += year_dates
-        fields.append(values)
+    _check_grids(indexes)
+    lo = np.datetime64(start, "s")
+    hi = np.datetime64(end + dt.timedelta(days=1), "s")
+    used = []
+    for index in indexes:
+        inside = (index.times >= lo) & (index.times < hi)
+        if inside.any():
+            used.append((index, index.times[inside], index.where[inside]))
+    found = {day for _, times, _ in used for day in times.astype("datetime64[D]").astype(object).tolist()}
+    missing = missing_days(sorted(found), start, end)
+    if missing:
+        raise SourceError(
+            directory,
+            f"{LABEL} {VARIABLE} files do not cover {start}..{end}: missing {describe_days(missing)};"
+            f" files found ({len(indexes)}): {_listing(indexes, directory)}",
+        )
+    _check_cadences(used)
+    stamps = np.unique(np.concatenate([times for _, times, _ in used]))
+    step_days = stamps.astype("datetime64[D]")
+    cadences = [i.cadence for i, _, _ in used if i.cadence is not None]
+    if not cadences and stamps.size > 1:
+        cadences = [int(np.diff(stamps).astype(np.int64).min())]
+    cadence = min(cadences) if cadences else _DAY_SECONDS
+    per_day = max(1, round(_DAY_SECONDS / cadence)) if cadence < _DAY_SECONDS else 1
+    days, counts = np.unique(step_days, return_counts=True)
+    partial = days[counts < per_day].astype(object).tolist()
+    if partial:
+        logger.warning(
+            "%s: %s days with fewer than %d steps (their mean is of the steps held): %s",
+            directory, LABEL, per_day, describe_days(partial),
+        )
+
+    windows = {}
+    for index, _, _ in used:
+        with naming(index.path):
+            windows[index.path] = select_window(index.lat, index.lon, grid)
+    reference = used[0][0]
+    ref_lat, ref_lon = _canonical(windows[reference.path])
+    for index, _, _ in used[1:]:
+        lat, lon = _canonical(windows[index.path])
+        if lat.shape != ref_lat.shape or lon.shape != ref_lon.shape or not (
+            np.allclose(lat, ref_lat) and np.allclose(lon, ref_lon)
+        ):
+            raise SourceError(index.path, f"window nodes differ from those of {reference.path}: grids differ")
+
+    n_days = (end - start).days + 1
+    out = np.full((n_days, *grid.shape), np.nan, dtype=np.float32)
+    if ref_lat.size and ref_lon.size:
+        most = max(per_day, int(counts.max()))
+        days_per_read = max(1, _MAX_VALUES_PER_READ // (most * ref_lat.size * ref_lon.size))
+        for first in range(0, n_days, days_per_read):
+            block_lo = lo + np.timedelta64(first * _DAY_SECONDS, "s")
+            block_hi = min(hi, block_lo + np.timedelta64(days_per_read * _DAY_SECONDS, "s"))
+            block = stamps[(stamps >= block_lo) & (stamps < block_hi)]
+            buffer = np.full((block.size, ref_lat.size, ref_lon.size), np.nan, dtype=np.float32)
+            owners: dict[int, list[FileIndex]] = {}
+            for index, times, where in used:
+                inside = (times >= block_lo) & (times < block_hi)
+                if not inside.any():
+                    continue
+                values = _read_steps(index, where[inside], windows[index.path])
+                check_fraction_values(index.path, values, VARIABLE, expected=UNITS)
+                _merge(buffer, values, np.searchsorted(block, times[inside]), owners, index, block)
+            block_days = block.astype("datetime64[D]")
+            rows = (np.unique(block_days) - np.datetime64(start, "D")).astype(int)
+            with naming(reference.path):
+                out[rows] = resample(_daily_means(buffer, block_days), ref_lat, ref_lon, grid)
+    attrs: dict = {
+        "units": "m3 m-3",
+        "long_name": "ERA5-Land volumetric soil water layer 1 (0-7 cm), daily mean",
+        "steps_per_day": per_day,
+    }
+    if partial:
+        attrs["partial_days"] = [day.isoformat() for day in partial]
+    dates = [start + dt.timedelta(days=k) for k in range(n_days)]
     return xr.DataArray(
-        np.concatenate(fields, axis=0),
+        out,
         dims=("time", "lat", "lon"),
         coords={"time": time_coordinate(dates), "lat": grid.lat, "lon": grid.lon},
         name="era5_sm",
-        attrs={
-            "units": "m3 m-3",
-            "long_name": "ERA5-Land volumetric soil water layer 1 (0-7 cm), daily mean",
-        },
+        attrs=attrs,
     )

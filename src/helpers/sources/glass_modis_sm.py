@@ -1,18 +1,34 @@
 """GLASS-MODIS soil moisture (training target): daily GeoTIFFs in the MODIS sinusoidal projection.
 
-Each day is one or more float32 GeoTIFFs (volumetric soil moisture, m3 m-3, NoData -9999)
-whose names contain ``A{YYYY}{DDD}``, e.g. ``GLASS_SM_MODIS_A2000001.tif`` (one global image,
-as :func:`write` makes) or several tiles of the same day. The projection is the MODIS
-sinusoidal one on a sphere (R = 6371007.181 m): ``x = R lon cos(lat)``, ``y = R lat`` (angles
-in radians).
+Provider: GLASS (Zhang Y., Liang S. et al. 2023, ESSD 15, 2055): 1 km, daily, 2000-2020,
+0-5 cm volumetric soil moisture (m3 m-3), GeoTIFF in the MODIS sinusoidal projection, NoData
+-9999 [doc: ESSD paper and the product page]. File naming, tiling, data type and scale are
+[open] (no reader or provider text was found), so:
+
+* files are found by :data:`PATTERN` ``**/*A{year}{doy}*.tif`` (any name holding
+  ``A<YYYY><DOY>``, at any folder depth), a :class:`~helpers.sources._files.FilePattern` glob
+  that params ``sources.patterns.glass_modis_sm`` overrides; a day may have several files
+  (tiles), all read;
+* NoData is the file's own NoData tag, else the documented -9999; float files are taken as
+  m3 m-3; integer files need a scale: GDAL's band scale/offset where set, else ``encoding``
+  (``scale_factor``, ``add_offset``, ``fill_value``), else SourceError.
+
+The projection must be the MODIS sinusoidal one on a sphere (R = 6371007.181 m):
+``x = R lon cos(lat)``, ``y = R lat`` (angles in radians), centred on lon 0; another CRS
+(e.g. EPSG:4326) is a SourceError. The demo (:func:`write`) names its global images
+``GLASS_SM_MODIS_A<YYYY><DOY>.tif``.
 
 :func:`read` aggregates the sinusoidal pixels to the cells of a lat/lon grid: a pixel belongs
 to the cell containing its centre's geographic position, and a cell's value is the mean of
 its valid pixels (the projection is equal-area, so this is the area-weighted mean). Cells
 whose valid share of pixels is below ``min_valid_fraction`` are NaN. The pixel -> cell mapping
-is built once per (file geometry, grid) and reused for every day, and only the rows and
-columns of each file that cover the grid are read. Values outside 0..1 raise
-:class:`~helpers.errors.SourceError` (a product in percent, say).
+is built once per (file geometry, grid) and reused for every day, and only the window of rows
+and columns of each file that cover the grid is read (the 1 km product is never loaded whole).
+Values outside 0..1 raise :class:`~helpers.errors.SourceError` (a product in percent, say).
+
+Missing days. :func:`read` returns every day of the period; days without a file are all-NaN,
+listed in ``attrs["missing_days"]`` (ISO dates) and logged as a warning naming the folder and
+the days. A period without any file is a SourceError.
 
 Reading::
 
@@ -23,8 +39,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import math
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +59,14 @@ from helpers.grid import Grid
 from helpers.io import atomic_path
 from helpers.sources._files import (
     check_fraction_values,
-    date_from_doy,
+    dated_files,
+    describe_days,
     no_files_error,
     require_directory,
     time_coordinate,
 )
+
+log = logging.getLogger(__name__)
 
 SPHERE_RADIUS_M = 6371007.181
 SINUSOIDAL_PROJ = f"+proj=sinu +R={SPHERE_RADIUS_M} +nadgrids=@null +wktext"
@@ -55,7 +74,8 @@ HALF_WIDTH_M = math.pi * SPHERE_RADIUS_M
 HALF_HEIGHT_M = HALF_WIDTH_M / 2
 NODATA = -9999.0
 LABEL = "GLASS-MODIS SM"
-DEFAULT_PATTERN = r".*A(?P<year>\d{4})(?P<doy>\d{3}).*\.tiff?"
+#: Default file pattern: any GeoTIFF whose name holds ``A<YYYY><DOY>``, at any folder depth [open].
+PATTERN = "**/*A{year}{doy}*.tif"
 #: ModelPixelScale, ModelTiepoint, GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams, GDAL_NODATA.
 _GEOTIFF_TAG_CODES = (33550, 33922, 34735, 34736, 34737, 42113)
 
@@ -152,27 +172,21 @@ def write(directory: Path | str, date: dt.date, grid: Grid, values: np.ndarray, 
 
 
 def find_files(
-    directory: Path | str, start: dt.date, end: dt.date, pattern: str = DEFAULT_PATTERN
+    directory: Path | str, start: dt.date, end: dt.date, pattern: str | None = None
 ) -> dict[dt.date, list[Path]]:
     """Files of ``start..end`` by date; a day may have several (tiles).
 
-    ``pattern`` is a regular expression that must match whole file names and has the
-    named groups ``year`` and ``doy``; files that do not match are ignored.
+    ``pattern`` is a :class:`~helpers.sources._files.FilePattern` glob relative to
+    ``directory`` with ``{year}`` and ``{doy}`` (or ``{month}`` and ``{day}``) placeholders
+    (None: :data:`PATTERN`); files that do not match are ignored.
     """
     directory = require_directory(directory, LABEL, file_name(start))
-    regex = re.compile(pattern)
-    found: dict[dt.date, list[Path]] = {}
-    for path in sorted(directory.iterdir()):
-        match = regex.fullmatch(path.name)
-        if match is None:
-            continue
-        try:
-            date = date_from_doy(match["year"], match["doy"])
-        except ValueError:
-            continue
-        if start <= date <= end:
-            found.setdefault(date, []).append(path)
-    return dict(sorted(found.items()))
+    pattern = pattern or PATTERN
+    found = dated_files(directory, pattern, start, end)
+    for date, paths in found.items():
+        if not isinstance(date, dt.date):
+            raise SourceError(paths[0], f"file pattern {pattern!r} gives no day; expected {{doy}} or {{month}}{{day}}")
+    return found  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -226,39 +240,72 @@ def _build_mapping(path: Path, src: rasterio.DatasetReader, grid: Grid) -> _Mapp
     return _Mapping(window, pixels, cells, np.bincount(cells, minlength=grid.nlat * grid.nlon))
 
 
+def _decode(path: Path, src: rasterio.DatasetReader, data: np.ndarray, encoding: dict | None) -> np.ndarray:
+    """Stored pixels to float64 soil moisture with NaN for NoData (see module docstring)."""
+    nodata = src.nodata if src.nodata is not None else NODATA
+    if np.issubdtype(data.dtype, np.integer):
+        encoding = encoding or {}
+        if encoding.get("fill_value") is not None and src.nodata is None:
+            nodata = encoding["fill_value"]
+        scale, offset = float(src.scales[0]), float(src.offsets[0])
+        if (scale, offset) == (1.0, 0.0):
+            if encoding.get("scale_factor") is None:
+                raise SourceError(
+                    path,
+                    f"integer GeoTIFF ({data.dtype}) without a scale: expected float32 m3 m-3, "
+                    "or give the encoding (scale_factor, add_offset, fill_value) of the stored integers",
+                )
+            scale, offset = float(encoding["scale_factor"]), float(encoding.get("add_offset") or 0.0)
+        invalid = data == nodata
+        values = data * scale + offset
+    else:
+        values = data.astype(np.float64)
+        invalid = ~np.isfinite(values) | (values == nodata)
+    return np.where(invalid, np.nan, values)
+
+
 def read(
     directory: Path | str,
     grid: Grid,
     start: dt.date,
     end: dt.date,
     min_valid_fraction: float = 0.5,
-    pattern: str = DEFAULT_PATTERN,
+    *,
+    pattern: str | None = None,
+    encoding: dict | None = None,
 ) -> xr.DataArray:
     """Daily soil moisture of ``start..end`` aggregated to ``grid``.
 
     Parameters
     ----------
-    directory : folder holding the GeoTIFFs.
+    directory : folder of the product.
     grid : destination lat/lon grid (usually one tile of the product grid).
     start, end : period (inclusive).
     min_valid_fraction : minimum share of a cell's pixels that must be valid.
-    pattern : regular expression for file names, with groups ``year`` and ``doy``.
+    pattern : FilePattern glob of the files (params ``sources.patterns.glass_modis_sm``;
+        None: :data:`PATTERN`).
+    encoding : scale_factor, add_offset, fill_value of integer files without GDAL scale
+        metadata (unused for float files).
 
     Returns
     -------
-    DataArray ``target_sm`` (time, lat, lon), float32, m3 m-3; days without files are absent.
+    DataArray ``target_sm`` (time, lat, lon), float32, m3 m-3, ``time`` = every day of the
+    period; days without files are NaN and listed (ISO) in ``attrs["missing_days"]``.
     """
     files = find_files(directory, start, end, pattern)
     if not files:
         raise no_files_error(Path(directory), LABEL, start, end, file_name(start))
+    days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
     ncells = grid.nlat * grid.nlon
     mappings: dict[tuple, _Mapping] = {}
-    out = np.empty((len(files), *grid.shape), dtype=np.float32)
-    for index, paths in enumerate(files.values()):
+    out = np.full((len(days), *grid.shape), np.nan, dtype=np.float32)
+    for index, day in enumerate(days):
+        if day not in files:
+            continue
         sums = np.zeros(ncells)
         counts = np.zeros(ncells)
         totals = np.zeros(ncells)
-        for path in paths:
+        for path in files[day]:
             try:
                 with rasterio.open(path) as src:
                     key = (tuple(src.transform), src.width, src.height, src.crs.to_wkt() if src.crs else None)
@@ -267,11 +314,11 @@ def read(
                     mapping = mappings[key]
                     if mapping.cells.size == 0:
                         continue
-                    data = src.read(1, window=mapping.window).ravel()[mapping.pixels]
-                    nodata = src.nodata
+                    stored = src.read(1, window=mapping.window).ravel()[mapping.pixels]
+                    data = _decode(path, src, stored, encoding)
             except RasterioError as exc:
                 raise SourceError(path, f"cannot read GeoTIFF, truncated or corrupt? ({exc})") from exc
-            valid = np.isfinite(data) if nodata is None else np.isfinite(data) & (data != nodata)
+            valid = np.isfinite(data)
             check_fraction_values(path, data[valid], "soil moisture")
             sums += np.bincount(mapping.cells[valid], weights=data[valid], minlength=ncells)
             counts += np.bincount(mapping.cells[valid], minlength=ncells)
@@ -280,14 +327,19 @@ def read(
             mean = sums / counts
         mean[(counts == 0) | (counts < min_valid_fraction * totals)] = np.nan
         out[index] = mean.reshape(grid.shape)
+    missing = [day for day in days if day not in files]
+    if missing:
+        log.warning("%s: no %s file for %s of %s..%s; those days are NaN", directory, LABEL,
+                    describe_days(missing), start, end)
     return xr.DataArray(
         out,
         dims=("time", "lat", "lon"),
-        coords={"time": time_coordinate(list(files)), "lat": grid.lat, "lon": grid.lon},
+        coords={"time": time_coordinate(days), "lat": grid.lat, "lon": grid.lon},
         name="target_sm",
         attrs={
             "units": "m3 m-3",
             "long_name": "GLASS-MODIS surface soil moisture, cell mean of sinusoidal pixels",
             "min_valid_fraction": min_valid_fraction,
+            "missing_days": [d.isoformat() for d in missing],
         },
     )

@@ -8,6 +8,8 @@ the product's period, each product of ``validation.products``:
 ``era5_land``          the ERA5-Land input as the datacube holds it (``era5_sm``)
 ``target``             the GLASS-MODIS target (``target_sm``; from its first year only)
 ``esa_cci``            the ESA CCI SM files, at the CCI cell containing the station
+``gleam`` ``sith``     GLEAM4 surface SM and SiTHv2 (surface layer), at the 0.1-degree cell containing
+                       the station (real data only: the twin world makes neither)
 ``cdf_matched``        the CDF-matched ERA5-Land baseline (:func:`~helpers.validation.baselines.build_cdf_product`)
 ``ablation_reference`` ``no_avhrr`` ``no_era5_land``: notebook 02's ablation models applied at
                        the stations' cells (:func:`~helpers.validation.baselines.models_at_cells`)
@@ -49,7 +51,7 @@ from helpers.production import (
 )
 from helpers.progress import progress_bar
 from helpers.provenance import global_attributes
-from helpers.sources import esa_cci
+from helpers.sources import esa_cci, gleam, sith
 from helpers.validation import baselines, matching, stations
 
 MATCHED_STORE = "matched.zarr"
@@ -66,6 +68,8 @@ PRODUCT_LABELS = {
     "era5_land": "ERA5-Land",
     "target": "GLASS-MODIS target",
     "esa_cci": "ESA CCI",
+    "gleam": "GLEAM4",
+    "sith": "SiTHv2",
     "cdf_matched": "CDF-matched ERA5-Land",
     "ablation_reference": "AtLSTM, ablation budget",
     "no_avhrr": "no AVHRR",
@@ -221,8 +225,15 @@ def _product_at_stations(
         return matching.read_at_cells(store["sm"].sel(time=times), keys, footprints)
     if name == "esa_cci":
         return esa_cci.read_points(
-            params.source_path("esa_cci"), cells["lat"].to_numpy(), cells["lon"].to_numpy(), times
+            params.source_path("esa_cci"), cells["lat"].to_numpy(), cells["lon"].to_numpy(), times,
+            pattern=params.source_pattern("esa_cci"),
         )
+    if name == "gleam":
+        return gleam.read_points(params.source_path("gleam"), cells["lat"].to_numpy(), cells["lon"].to_numpy(),
+                                 times, pattern=params.source_pattern("gleam"))
+    if name == "sith":
+        return sith.read_points(params.source_path("sith"), cells["lat"].to_numpy(), cells["lon"].to_numpy(),
+                                times, pattern=params.source_pattern("sith"), encoding=params.source_encoding("sith"))
     raise ValueError(f"unknown product {name!r}")
 
 
