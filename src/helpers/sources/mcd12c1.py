@@ -225,9 +225,9 @@ def _check_grid_name(path: Path, sd: SD) -> None:
 
 def _check_classes(path: Path, raw: np.ndarray, fill: int) -> None:
     """SourceError for values that are neither IGBP classes 0..16 nor the fill."""
-    values = np.unique(raw)
-    bad = values[(values >= N_CLASSES) & (values != fill)]
-    if bad.size:
+    outside = (raw >= N_CLASSES) & (raw != fill)
+    if outside.any():
+        bad = np.unique(raw[outside])
         raise SourceError(
             path,
             f"{SDS_NAME}: values {', '.join(str(v) for v in bad[:5])} are not IGBP classes 0..16 or the"
