@@ -10,7 +10,8 @@ A configuration with a ``world`` section runs on the embedded twin world: its in
 are generated under ``<outputs_dir>/<run_name>/data/raw`` unless ``data_root`` says
 otherwise. A configuration without one reads real products under ``data_root``.
 
-The sections are defined here, but for ``validation`` (:mod:`helpers.params.validation`);
+The sections are defined here, but for ``sources`` (:mod:`helpers.params.sources`), ``production``
+and ``dask`` (:mod:`helpers.params.production`) and ``validation`` (:mod:`helpers.params.validation`);
 :mod:`helpers.params.base` holds what they all share (the strict base model, value types).
 """
 
@@ -34,13 +35,15 @@ from helpers.errors import ParamsError
 from helpers.grid import Grid
 from helpers.params.base import PositiveInt, StrictModel, Year, repeated
 from helpers.params.production import DaskParams, ProductionParams, SpreadHeadParams
+from helpers.params.sources import ALBEDO_BANDS, SourcesParams
 from helpers.params.validation import VALIDATION_PRODUCTS, ValidationParams
-from helpers.sources import glass_albedo
 
 __all__ = [
+    "ALBEDO_BANDS",
     "VALIDATION_PRODUCTS",
     "Params",
     "PositiveInt",
+    "SourcesParams",
     "SpreadHeadParams",
     "StrictModel",
     "ValidationParams",
@@ -48,7 +51,6 @@ __all__ = [
     "load_params",
 ]
 
-ALBEDO_BANDS = glass_albedo.BANDS
 
 class GridParams(StrictModel):
     """The product grid."""
@@ -141,89 +143,6 @@ class WorldParams(StrictModel):
         if isinstance(value, list):
             return [dt.date.fromisoformat(v) if isinstance(v, str) else v for v in value]
         return value
-
-
-#: Products whose files are found by a pattern (``sources.patterns``).
-PATTERN_PRODUCTS = ("glass_albedo", "glass_lst", "glass_modis_sm", "era5_land", "merit_dem", "soilgrids",
-                    "mcd12c1", "esa_cci", "gleam", "sith")
-#: Products whose patterns must carry a date (``{year}`` at least).
-DATED_PRODUCTS = ("glass_albedo", "glass_lst", "glass_modis_sm", "esa_cci", "gleam", "sith")
-#: Products stored as scaled integers whose encoding params may supply (``sources.encodings``).
-ENCODED_PRODUCTS = ("glass_albedo", "glass_lst", "glass_modis_sm", "sith")
-
-
-class EncodingParams(StrictModel):
-    """How stored integers decode (``value = stored * scale_factor + add_offset``)."""
-
-    scale_factor: float = Field(description="multiplier of the stored integers")
-    add_offset: float = 0.0
-    fill_value: float | None = Field(None, description="stored value meaning missing")
-    valid_range: list[float] | None = Field(None, min_length=2, max_length=2, description="valid stored values")
-
-
-class SourcesParams(StrictModel):
-    """Where each input product lies, relative to ``data_root``."""
-
-    glass_albedo: str = "glass_albedo"
-    glass_lst: str = "glass_lst"
-    glass_modis_sm: str = "glass_modis_sm"
-    era5_land: str = "era5_land"
-    merit_dem: str = "merit_dem"
-    soilgrids: str = "soilgrids"
-    mcd12c1: str = "mcd12c1"
-    esa_cci: str = "esa_cci"
-    ismn: str = Field("ismn", description="ISMN archive (folder or .zip), COSMOS (US) included")
-    cosmos_uk: str = Field("cosmos_uk", description="COSMOS-UK daily files and site metadata (UKCEH)")
-    cosmos_europe: str = Field("cosmos_europe", description="COSMOS-Europe release folder (TERENO)")
-    smap_cvs: str = Field("smap_cvs", description="NSIDC-0712 SMAP core-site match-up files")
-    gleam: str = Field("gleam", description="GLEAM4 daily surface soil moisture (SMs) files")
-    sith: str = Field("sith", description="SiTHv2 daily soil moisture files")
-    albedo_bands: list[str] = Field(
-        default_factory=lambda: ["ABD_BSA_VIS", "ABD_BSA_NIR", "ABD_WSA_VIS", "ABD_WSA_NIR"]
-    )
-    land_cover_year: Year = Field(2019, description="MCD12C1 year used for the masks")
-    patterns: dict[str, str] = Field(
-        default_factory=dict,
-        description="product -> file pattern under its folder (a glob with {year}, {month}, {day},"
-        " {doy}; soilgrids: {property}); a product not named here uses its reader's provider default"
-        " (its PATTERN)",
-    )
-    encodings: dict[str, EncodingParams] = Field(
-        default_factory=dict,
-        description="product -> scale, offset and fill of its stored integers, used only where a file"
-        " carries no such attributes (a reader never assumes them silently)",
-    )
-
-    @field_validator("patterns")
-    @classmethod
-    def _known_patterns(cls, patterns: dict[str, str]) -> dict[str, str]:
-        from helpers.sources._files import FilePattern
-
-        for product, text in patterns.items():
-            if product not in PATTERN_PRODUCTS:
-                raise ValueError(f"patterns: unknown product {product!r}; expected some of {list(PATTERN_PRODUCTS)}")
-            FilePattern(text.replace("{property}", "*") if product == "soilgrids" else text)
-            if product in DATED_PRODUCTS and "{year}" not in text:
-                raise ValueError(f"patterns.{product}: {text!r} needs a {{year}} placeholder (files are found by date)")
-        return patterns
-
-    @field_validator("encodings")
-    @classmethod
-    def _known_encodings(cls, encodings: dict[str, EncodingParams]) -> dict[str, EncodingParams]:
-        unknown = sorted(set(encodings) - set(ENCODED_PRODUCTS))
-        if unknown:
-            raise ValueError(f"encodings: unknown product(s) {unknown}; expected some of {list(ENCODED_PRODUCTS)}")
-        return encodings
-
-    @field_validator("albedo_bands")
-    @classmethod
-    def _known_bands(cls, bands: list[str]) -> list[str]:
-        unknown = sorted(set(bands) - set(ALBEDO_BANDS))
-        if unknown or not bands:
-            raise ValueError(
-                f"albedo_bands must be a non-empty subset of {list(ALBEDO_BANDS)}, got {unknown or bands}"
-            )
-        return bands
 
 
 class CubeParams(StrictModel):
