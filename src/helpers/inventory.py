@@ -26,7 +26,7 @@ and station networks are reported as optional: notebooks 00-04 do not read them 
 
 from __future__ import annotations
 
-import datetime as dt
+import calendar
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,7 +234,7 @@ def _era5(params: Params, folder: Path, needed_years: list[int]) -> Found:
     found.needed = _span(needed_years)
     lacking = []
     for year in needed_years:
-        total = 366 if dt.date(year, 12, 31).timetuple().tm_yday == 366 else 365
+        total = 366 if calendar.isleap(year) else 365
         have = sum(1 for day in days if day.year == year)
         if have < total:
             lacking.append(f"{year} ({have} of {total} days)")

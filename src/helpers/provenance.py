@@ -38,7 +38,7 @@ from typing import Any
 import helpers
 from helpers.errors import RunFolderError
 from helpers.io import atomic_path
-from helpers.params import Params, params_as_dict
+from helpers.params import Params, merge_params, params_as_dict
 
 MANIFEST_NAME = "manifest.json"
 COMMAND_ENV = "GLASS_SM_COMMAND"
@@ -264,16 +264,6 @@ def write_manifest(run_dir: Path | str, record: dict[str, Any]) -> Path:
     return path
 
 
-def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(old)
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def update_manifest(run_dir: Path | str, **sections: Any) -> dict[str, Any]:
     """Merge ``sections`` into ``<run_dir>/manifest.json`` and rewrite it atomically.
 
@@ -297,7 +287,7 @@ def update_manifest(run_dir: Path | str, **sections: Any) -> dict[str, Any]:
     RunFolderError
         the existing manifest is corrupt (see :func:`read_manifest`).
     """
-    record = _merged(read_manifest(run_dir), sections)
+    record = merge_params(read_manifest(run_dir), sections)
     write_manifest(run_dir, record)
     return record
 

@@ -504,7 +504,8 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
 
 
 def merge_params(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` applied: mappings merge key by key, anything else replaces."""
+    """``base`` with ``changes`` applied: mappings merge key by key, anything else replaces
+    (params files that ``extend`` another; manifest sections, :mod:`helpers.provenance`)."""
     out = dict(base)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
