@@ -155,7 +155,18 @@ def test_notebook_02_runs_on_tiny(trained):
     assert len(skill) == 7 and skill["rmse"].notna().all()
     assert (skill["n"] == n_all.iloc[0]).all()  # scored against the truth on the same days
     figures = {p.name for p in (tiny.run_dir / "figures").glob("02_*.png")}
-    assert {"02_learning_curves.png", "02_density_scatter.png"} <= figures
+    assert {"02_learning_curves.png", "02_density_scatter.png", "02_wet_end_bias.png"} <= figures
+    # one seed (tiny's budget): the seed tables hold the comparison's own runs, spread unknown
+    seeds = pd.read_csv(tiny.run_dir / "tables" / "model_comparison_seeds.csv")
+    assert len(seeds) == 5 * 2 * 2 and (seeds["n_seeds"] == 1).all() and seeds["r2_std"].isna().all()
+    own = seeds[(seeds["reference"] == "target")].set_index(["model", "subset"])["r2_mean"]
+    np.testing.assert_allclose(own.to_numpy(), table.set_index(["model", "subset"]).loc[own.index, "r2"].to_numpy())
+    circularity = pd.read_csv(tiny.run_dir / "tables" / "circularity.csv")
+    assert set(circularity["target_method"]) == {"smoothed_truth"} and circularity["r2_truth"].notna().all()
+    wet = pd.read_csv(tiny.run_dir / "tables" / "wet_end_bias.csv")
+    assert set(wet["binned_by"]) == {"target", "estimate", "truth"}
+    sensitivity = pd.read_csv(tiny.run_dir / "tables" / "wet_end_input_sensitivity.csv")
+    assert set(sensitivity["input"]) == {"lst", "abd_bsa_vis", "abd_bsa_nir", "era5_sm"}
     settings = tiny.experiments
     assert {f"02_experiment_{name}.png" for name in settings.run} <= figures
 
@@ -215,7 +226,9 @@ def test_notebook_03_runs_on_tiny(trained):
     assert gap < 1e-4 and expected.sum() > 0
     figures = {p.name for p in (tiny.run_dir / "figures").glob("03_*.png")}
     assert figures == {"03_shap_xgboost.png", "03_shap_atlstm.png", "03_feature_importance.png",
-                       "03_attention_by_lag.png", "03_importance_maps.png"}
+                       "03_attention_by_lag.png", "03_attention_over_seeds.png", "03_importance_maps.png"}
+    curve = pd.read_csv(tiny.run_dir / "tables" / "attention_seeds.csv")
+    assert (curve["n_seeds"] == 1).all() and (curve["weight_min"] == curve["weight_max"]).all()
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ The first run is the session's (notebook chain of tests/test_notebooks.py, on th
 tiny world and datacube); the second runs notebooks 01-04 through the runner
 (``helpers.pipeline``) in its own folder on a copy of the same world and datacube, so that under
 pytest-xdist the two run side by side on two workers. 01-04 hold the pipeline's random draws
-(sample split, training, SHAP and permutations, dropout, the spread head) and write 12 tables; 05-08 draw only
+(sample split, training, SHAP and permutations, dropout, the spread head) and write 18 tables; 05-08 draw only
 from seeded bootstraps and are left out to keep ``make test`` within its budget. That the world
 repeats for a seed is tested in tests/test_end_to_end.py; the datacube has no random draw.
 """
@@ -40,7 +40,7 @@ def test_a_second_run_with_the_same_seed_gives_the_same_tables_byte_for_byte(tin
     for name in TRAINING_NOTEBOOKS:
         first.of(name)
     shared = sorted(p.name for p in (again.run_dir / "tables").glob("*.csv"))
-    assert len(shared) == 12, shared
+    assert len(shared) == 18, shared
     missing = [name for name in shared if not (tiny.run_dir / "tables" / name).exists()]
     assert not missing, f"tables of the second run that the first lacks: {missing}"
     differ = [

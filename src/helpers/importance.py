@@ -42,6 +42,7 @@ import xgboost
 
 from helpers import inputs
 from helpers.comparison import MODEL_ORDER
+from helpers.convergence import ALL_INPUTS, run_label, seed_values
 from helpers.cube import STATIC_FEATURES, open_cube
 from helpers.metrics import rmse
 from helpers.models import PREDICTION_KEY, Model, SequenceModel, XGBoostModel, load_model
@@ -306,6 +307,55 @@ def attention_by_sm_range(
             "days": days.repeat(lags.size),
         }
     )
+
+
+def attention_over_seeds(
+    params: Params,
+    feature_names: Sequence[str],
+    x: np.ndarray,
+    y: np.ndarray,
+    central: np.ndarray,
+    max_lag: int,
+    near_days: int = 7,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The attention-vs-lag curve of every seed's AtLSTM (:func:`helpers.convergence.seed_values`).
+
+    Each saved AtLSTM of the comparison over seeds (``data/atlstm.pt``, ``data/atlstm_seed<k>.pt``)
+    is run on the same sequences (:func:`attention_by_sm_range`, all predicted days).
+
+    Returns
+    -------
+    curve : pandas.DataFrame
+        Per lag: ``weight_mean, weight_std, weight_min, weight_max`` over seeds, ``n_seeds``.
+    seeds : pandas.DataFrame
+        Per seed: ``weight_lag0`` (on the predicted day itself), ``share_near`` (the attention
+        within ``near_days`` days of the predicted day, summed), ``uniform_share_near`` (the same
+        for a uniform attention over the sequence, ``(2 near_days + 1) / T``) and
+        ``near_vs_uniform`` (their ratio: 1 is flat, above 1 concentrated on adjacent days).
+    """
+    curves, rows = [], []
+    for seed in seed_values(params):
+        path = params.data_dir / f"{run_label('atlstm', ALL_INPUTS, seed, params)}.pt"
+        if not path.exists():
+            continue
+        model, _ = load_model(path, expected_features=list(feature_names))
+        lags = attention_by_sm_range(model, x, y, central, max_lag, [0.5])
+        lags = lags[lags["sm_range"] == "all"]
+        curves.append(lags.assign(seed=seed))
+        near = lags["lag"].abs() <= near_days
+        uniform = (2 * near_days + 1) / x.shape[1]
+        share = float(lags.loc[near, "weight"].sum())
+        rows.append({"seed": seed, "weight_lag0": float(lags.loc[lags["lag"] == 0, "weight"].iloc[0]),
+                     "share_near": share, "uniform_share_near": uniform, "near_vs_uniform": share / uniform})
+    if not curves:
+        raise FileNotFoundError(f"{params.data_dir}: no trained AtLSTM; run notebook 02 first")
+    stacked = pd.concat(curves)
+    curve = stacked.groupby("lag")["weight"].agg(
+        weight_mean="mean", weight_std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan,
+        weight_min="min", weight_max="max",
+    ).reset_index()
+    curve["n_seeds"] = len(curves)
+    return curve, pd.DataFrame(rows)
 
 
 # Tables and maps ---------------------------------------------------------------------------

@@ -409,6 +409,15 @@ def importance_bars(table: pd.DataFrame, normalise: bool = True) -> plt.Figure:
     return fig
 
 
+def _finish_attention_axes(ax: plt.Axes) -> None:
+    """The uniform reference (1/426), labels, legend and grid of an attention-vs-lag panel."""
+    ax.axhline(1 / 426, color="grey", ls=":", lw=1, label="uniform (1/426)")
+    ax.set_xlabel("lag from the predicted day (days; negative: the past)")
+    ax.set_ylabel("mean attention weight")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 def attention_lags(frame: pd.DataFrame) -> plt.Figure:
     """Mean attention weight against lag (columns ``sm_range, lag, weight``), one line per range;
     the dotted line is a uniform attention over a 426-day sequence."""
@@ -416,11 +425,43 @@ def attention_lags(frame: pd.DataFrame) -> plt.Figure:
     for i, (label, rows) in enumerate(frame.groupby("sm_range", sort=False)):
         ax.plot(rows["lag"], rows["weight"], color="black" if label == "all" else f"C{i}",
                 lw=2 if label == "all" else 1.2, label=label)
-    ax.axhline(1 / 426, color="grey", ls=":", lw=1, label="uniform (1/426)")
-    ax.set_xlabel("lag from the predicted day (days; negative: the past)")
-    ax.set_ylabel("mean attention weight")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _finish_attention_axes(ax)
+    return fig
+
+
+def attention_over_seeds(frame: pd.DataFrame) -> plt.Figure:
+    """Mean attention weight against lag over seeds (columns ``lag, weight_mean, weight_min,
+    weight_max, n_seeds``): the mean line and the range of the seeds as a band."""
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    seeds = int(frame["n_seeds"].iloc[0])
+    ax.fill_between(frame["lag"], frame["weight_min"], frame["weight_max"], color="C0", alpha=0.3,
+                    label=f"range over {seeds} seeds")
+    ax.plot(frame["lag"], frame["weight_mean"], color="C0", lw=2, label="mean over seeds")
+    _finish_attention_axes(ax)
+    return fig
+
+
+def conditional_bias(frame: pd.DataFrame) -> plt.Figure:
+    """Mean error by SM range (columns ``model, binned_by, sm_range, n, bias``), one panel per
+    binning variable, one line per model (the target's own bias against the truth dashed)."""
+    kinds = [kind for kind in ("target", "estimate", "truth") if kind in set(frame["binned_by"])]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.6), sharey=True, layout="constrained",
+                             squeeze=False)
+    titles = {"target": "binned by the target (error vs target)", "estimate": "binned by the estimate (error vs target)",
+              "truth": "binned by the truth (error vs truth)"}
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        rows = frame[(frame["binned_by"] == kind) & (frame["n"] > 0)]
+        for i, (model, part) in enumerate(rows.groupby("model", sort=False)):
+            dashed = model == "target"
+            ax.plot(part["sm_range"], part["bias"], marker="o", lw=1.2, ls="--" if dashed else "-",
+                    color="black" if dashed else f"C{i}", label=model)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_title(titles[kind], fontsize=9)
+        ax.set_xlabel("SM range (m3 m-3)")
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("mean error (m3 m-3)")
+    axes[0, -1].legend(fontsize=7)
     return fig
 
 

@@ -105,10 +105,20 @@ class CosmosNetworkParams(StrictModel):
     depth_cm: float = Field(gt=0, le=100, description="median effective sensing depth")
 
 
+#: How the twin world makes its GLASS-MODIS-like target (``world.target_method``).
+TARGET_METHODS = ("smoothed_truth", "station_model")
+
+
 class WorldParams(StrictModel):
     """The embedded twin world: present only in synthetic (demo) configurations."""
 
     target_start_year: Year = Field(2000, description="first year of the GLASS-MODIS-like target")
+    target_method: Literal[TARGET_METHODS] = Field(  # type: ignore[valid-type]
+        "smoothed_truth",
+        description="smoothed_truth: the truth smoothed, plus noise; station_model: XGBoost fitted to"
+        " the ISMN-like stations from MODIS-like inputs, ERA5-like SM and static fields, applied to"
+        " every cell (as GLASS-MODIS SM is made; helpers.world.fitted_target)",
+    )
     era5_resolution: float = Field(gt=0, description="grid of the ERA5-Land-like input, degrees")
     cci_resolution: float = Field(gt=0, description="grid of the ESA-CCI-like product, degrees")
     target_subcells: PositiveInt = Field(
@@ -225,6 +235,10 @@ class ModelParams(StrictModel):
     xgboost_learning_rate: float = Field(0.1, gt=0, le=1)
 
 
+#: Inputs an ablation leaves out (``experiments.ablations``, ``training.seed_ablations``).
+ABLATIONS = ("no_avhrr", "no_era5_land")
+
+
 class TrainingParams(StrictModel):
     """How the models are trained: one loop for every deep model, and XGBoost's rows."""
 
@@ -232,6 +246,13 @@ class TrainingParams(StrictModel):
     batch_size: PositiveInt = Field(64, description="sequences per optimisation step")
     max_epochs: PositiveInt = 30
     patience: PositiveInt = Field(4, description="epochs without a better validation loss before stopping")
+    min_delta: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="relative fall of the validation loss that counts as better, for early stopping and"
+        " the learning-rate schedule (0: any fall; the schedule then uses torch's default 1e-4)",
+    )
     learning_rate: float = Field(1e-3, gt=0, description="Adam's initial learning rate")
     weight_decay: float = Field(0.0, ge=0, description="Adam's L2 penalty")
     grad_clip: float | None = Field(1.0, gt=0, description="largest gradient norm (None: no clipping)")
@@ -244,11 +265,22 @@ class TrainingParams(StrictModel):
         2, description="CPU threads of torch and XGBoost: pinned, so a seed repeats on any machine"
     )
     xgboost_max_rows: PositiveInt = Field(2_000_000, description="training pixel-days drawn for XGBoost")
+    seeds: PositiveInt = Field(
+        1,
+        description="training runs per model in notebook 02's comparison, with seeds seed, seed + 1, ...;"
+        " the first is the run every later notebook uses (helpers.convergence)",
+    )
+    seed_ablations: list[Literal[ABLATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="ablations of experiments.model trained with this budget ([]: none)",
+    )
+    ablation_seeds: PositiveInt | None = Field(
+        None, description="seeds of each of seed_ablations: the first that many of seeds (None: all)"
+    )
 
 
-#: Experiments of notebook 02 (``experiments.run``) and the ablations they may include.
+#: Experiments of notebook 02 (``experiments.run``).
 EXPERIMENTS = ("sequence_length", "xgboost_samples", "ablations", "spatial_split", "training_years")
-ABLATIONS = ("no_avhrr", "no_era5_land")
 #: Longest centred window of the sequence-length experiment: the 30-day margins on each side.
 MAX_WINDOW_DAYS = 61
 

@@ -20,7 +20,7 @@ The deep models (``lstm``, ``bilstm``, ``atlstm``, ``transformer``) share one lo
 * Adam (``learning_rate``, ``weight_decay``), gradient-norm clipping (``grad_clip``),
   ``ReduceLROnPlateau`` on the validation loss (``lr_factor``, ``lr_patience``) and early
   stopping after ``patience`` epochs without a better validation loss (at most
-  ``max_epochs``); ``sequences_per_epoch`` draws that many training sequences at random per
+  ``max_epochs``; "better" is a fall of at least ``min_delta`` relative to the best, for both); ``sequences_per_epoch`` draws that many training sequences at random per
   epoch, and keeps a fixed random subset of that many validation sequences, to bound the
   time of a demo;
 * epoch ``k`` shuffles with ``numpy.random.default_rng([seed, k])`` and torch's random state

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: The ``format`` entry of a training checkpoint.
 CHECKPOINT_FORMAT = "glass-sm training checkpoint"
+#: ReduceLROnPlateau's relative threshold when ``training.min_delta`` is 0 (torch's default).
+LR_SCHEDULE_THRESHOLD = 1e-4
 #: Share of the free GPU memory that the training and validation arrays may take on the GPU.
 GPU_DATA_SHARE = 0.25
 
@@ -302,7 +304,10 @@ class _Run:
         model = get_model(name, n_features, params.models).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=training.lr_factor, patience=training.lr_patience
+            optimizer,
+            factor=training.lr_factor,
+            patience=training.lr_patience,
+            threshold=training.min_delta or LR_SCHEDULE_THRESHOLD,
         )
         state = {"epoch": 0, "best_epoch": 0, "best_loss": float("inf"), "stale": 0, "history": []}
         return cls(model, optimizer, scheduler, state, _cpu_state(model))
@@ -355,7 +360,7 @@ class _Run:
             wait += train_wait + val_wait
             self.pixel_days += len(order) * train.x.shape[1]
             state["epoch"] += 1
-            if val_loss < state["best_loss"]:
+            if val_loss < state["best_loss"] * (1.0 - training.min_delta):
                 state.update(best_epoch=state["epoch"], best_loss=val_loss, stale=0)
                 self.best_state = _cpu_state(self.model)
             else:

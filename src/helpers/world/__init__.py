@@ -15,6 +15,14 @@ What is real and what is synthetic
   (:mod:`helpers.world.weather`, :mod:`helpers.world.hydrology`), and every observation
   derived from it with its real counterpart's errors (:mod:`helpers.world.observe`).
 
+The target, two ways (``world.target_method``): ``smoothed_truth`` (default) is the truth
+smoothed a little, plus noise (:func:`observe.target_like`); ``station_model`` is made the way
+GLASS-MODIS SM is made, an XGBoost model fitted to the ISMN-like stations from MODIS-like
+inputs, ERA5-like SM and the static fields and applied to every cell
+(:mod:`helpers.world.fitted_target`), so that a model trained on it can be checked for
+surrogate skill against the truth. Its inputs are saved year by year while the world is
+simulated and removed once the target is written.
+
 How it runs
 -----------
 Year by year, with a one-year spin-up of the soil state. Within a year, land pixels are
@@ -31,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +63,7 @@ from helpers.sources import (
     merit_dem,
     soilgrids,
 )
-from helpers.world import hydrology, observe, static, weather
+from helpers.world import fitted_target, hydrology, observe, static, weather
 from helpers.world.stations import Stations, place_stations, write_stations
 
 log = logging.getLogger(__name__)
@@ -73,6 +82,8 @@ def dem_subcells(resolution: float) -> int:
 SOIL_SUBCELLS = 2
 MERIT_TILE_DEG = 5
 ALBEDO_BANDS = glass_albedo.BANDS
+MODIS_INPUTS = ("modis_lst", "modis_albedo_vis", "modis_albedo_nir", "modis_vegetation")
+STATION_MODEL = "station_model"
 _STREAMS = {
     "weather": 1,
     "hydrology": 2,
@@ -83,6 +94,7 @@ _STREAMS = {
     "cci": 7,
     "stations": 8,
     "clouds": 9,
+    "modis": 10,
 }
 
 
@@ -218,9 +230,11 @@ class _YearArrays:
     snow: np.ndarray
     lst: np.ndarray
     albedo: dict[str, np.ndarray]
+    modis: dict[str, np.ndarray] | None = None
 
     @classmethod
-    def empty(cls, n_days: int, n_composites: int, shape: tuple[int, int]) -> _YearArrays:
+    def empty(cls, n_days: int, n_composites: int, shape: tuple[int, int], modis: bool = False) -> _YearArrays:
+        """NaN-filled arrays; ``modis``: also the MODIS-like inputs of a station-model target."""
         nan = lambda n: np.full((n, *shape), np.nan, dtype=np.float32)  # noqa: E731
         return cls(
             nan(n_days),
@@ -229,6 +243,7 @@ class _YearArrays:
             np.zeros((n_days, *shape), bool),
             nan(n_days),
             {b: nan(n_composites) for b in ALBEDO_BANDS},
+            {name: nan(n_days) for name in MODIS_INPUTS} if modis else None,
         )
 
 
@@ -251,13 +266,15 @@ def _simulate_years(
     _truth_template(params, grid).to_zarr(truth_store, compute=False, zarr_format=2, consolidated=True)
     site_rows, site_cols = stations.cells()
     site_series: dict[str, list[np.ndarray]] = {k: [] for k in ("sm", "sm_root", "frozen", "snow", "tair")}
+    fitted = world.target_method == STATION_MODEL
+    target_inputs = truth_dir / "_station_model_inputs" if fitted else None
     bar = progress_bar(total=(len(years) + 1) * len(tiles), desc="twin world", unit="tile-year", disable=not progress)
     # The first pass over the first year only spins the soil state (and the weather) up.
     large_scale = None
     for pass_index, year in enumerate([years[0], *years]):
         dates = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
         starts = glass_albedo.composite_dates(year)
-        arrays = _YearArrays.empty(len(dates), len(starts), grid.shape)
+        arrays = _YearArrays.empty(len(dates), len(starts), grid.shape, modis=fitted)
         tair_grid = np.full((len(dates), *grid.shape), np.nan, dtype=np.float32)
         large_scale = weather.large_scale_anomalies(dates, params.seed, year, previous=large_scale)
         for index, (rows, cols, _) in enumerate(tiles):
@@ -267,7 +284,7 @@ def _simulate_years(
             bar.update()
         if pass_index == 0:
             continue
-        _write_year(params, grid, fields, year, dates, starts, arrays, raw, era5_state)
+        _write_year(params, grid, fields, year, dates, starts, arrays, raw, era5_state, target_inputs)
         _write_truth_year(truth_store, dates, arrays, pd.DatetimeIndex(_period_days(params)))
         for key, values in (
             ("sm", arrays.truth),
@@ -279,7 +296,9 @@ def _simulate_years(
             site_series[key].append(values[:, site_rows, site_cols])
     bar.close()
     full = {key: np.concatenate(values, axis=0) for key, values in site_series.items()}
-    write_stations(params, fields, stations, full, raw, _rng(params, 0, _STREAMS["stations"], 1))
+    point_series = write_stations(params, fields, stations, full, raw, _rng(params, 0, _STREAMS["stations"], 1))
+    if target_inputs is not None:
+        _write_station_model_target(params, grid, fields, stations, point_series, target_inputs, raw, progress)
 
 
 def _simulate_tile(
@@ -337,6 +356,13 @@ def _simulate_tile(
         clear,
         _rng(params, year, index, _STREAMS["lst"]),
     )
+    if arrays.modis is not None:
+        modis = fitted_target.modis_like_inputs(
+            sim.sm, sim.vegetation, sim.swe_mm, met.tair_c, met.shortwave_wm2, soil.sand, soil.porosity,
+            dates, _rng(params, year, index, _STREAMS["modis"]), calibration_seed=params.seed,
+        )  # fmt: skip
+        for name in MODIS_INPUTS:
+            arrays.modis[name][:, pix_rows, pix_cols] = modis[name]
     arrays.truth[:, pix_rows, pix_cols] = sim.sm
     arrays.truth_root[:, pix_rows, pix_cols] = sim.sm_root
     arrays.frozen[:, pix_rows, pix_cols] = sim.frozen
@@ -445,11 +471,14 @@ def _write_year(
     arrays: _YearArrays,
     raw: Path,
     era5_state: dict[str, np.ndarray] | None = None,
+    target_inputs: Path | None = None,
 ) -> None:
     """Write one year of every gridded observation in its product's format.
 
     ``era5_state`` carries the ERA5-Land-like series from one year into the next
-    (:func:`observe.era5_like`), so that it has no seam at the turn of the year.
+    (:func:`observe.era5_like`), so that it has no seam at the turn of the year. With
+    ``target_inputs`` (a station-model target) the target is not written here: the year's
+    inputs of the station model are saved there instead (:func:`_write_station_model_target`).
     """
     world = params.world
     assert world is not None
@@ -460,7 +489,7 @@ def _write_year(
     for index, start in enumerate(starts):
         glass_albedo.create(raw / src.glass_albedo, start, grid, {b: arrays.albedo[b][index] for b in ALBEDO_BANDS})
 
-    if year >= world.target_start_year:
+    if year >= world.target_start_year and target_inputs is None:
         target = np.full_like(arrays.truth, np.nan)
         target[:, land] = observe.target_like(
             arrays.truth[:, land], _rng(params, year, 0, _STREAMS["target"])
@@ -485,6 +514,8 @@ def _write_year(
     )
     path = era5_land.create(raw / src.era5_land, year, world.era5_resolution)
     era5_land.write_window(path, node_lat, node_lon, era5)
+    if target_inputs is not None and year >= world.target_start_year:
+        _save_station_model_inputs(fields, arrays, era5, node_lat, node_lon, dates, target_inputs / f"{year}.npy")
 
     # ESA-CCI-like: coarse cells, noisier, gaps over frozen/snow/dense vegetation.
     factor = round(world.cci_resolution / grid.resolution)
@@ -508,3 +539,82 @@ def _write_year(
     )
     for day, date in enumerate(dates.date):
         esa_cci.write(raw / src.esa_cci, date, cci_grid, cci_sm[day], cci_flag[day])
+
+
+# A target made the way GLASS-MODIS SM is made ---------------------------------------------
+
+
+def _save_station_model_inputs(
+    fields: static.StaticFields,
+    arrays: _YearArrays,
+    era5_nodes: np.ndarray,
+    node_lat: np.ndarray,
+    node_lon: np.ndarray,
+    dates: pd.DatetimeIndex,
+    path: Path,
+) -> None:
+    """One year of the station model's inputs on the land cells (days, cells, F) to ``path``."""
+    assert arrays.modis is not None
+    grid = fields.grid
+    rows, cols = np.nonzero(fields.land)
+    resolution = abs(float(node_lat[0] - node_lat[1])) if node_lat.size > 1 else 180.0
+    node_rows, node_cols = fitted_target.node_index(
+        grid.lat[rows], grid.lon[cols], float(node_lat[0]), float(node_lon[0]), resolution, node_lat.size, node_lon.size
+    )
+    statics = {
+        "elevation": fields.elevation_m[rows, cols],
+        "slope": fields.slope_deg[rows, cols],
+        "clay": fields.clay[rows, cols],
+        "sand": fields.sand[rows, cols],
+    }
+    modis = {name: values[:, rows, cols] for name, values in arrays.modis.items()}
+    stack = fitted_target.year_features(modis, era5_nodes[:, node_rows, node_cols], statics, dates)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, stack)
+
+
+def _write_station_model_target(
+    params: Params,
+    grid: Grid,
+    fields: static.StaticFields,
+    stations: Stations,
+    point_series: dict[str, np.ndarray],
+    inputs_dir: Path,
+    raw: Path,
+    progress: bool,
+) -> None:
+    """Fit the station model to the ISMN-like stations and write its target from
+    ``world.target_start_year`` on (:mod:`helpers.world.fitted_target`); the saved inputs are
+    removed afterwards."""
+    world = params.world
+    assert world is not None
+    period = _period_days(params)
+    years = [year for year in params.period.years if year >= world.target_start_year]
+    year_starts = {year: period.get_loc(pd.Timestamp(year, 1, 1)) for year in years}
+    land_index = np.full(grid.shape, -1)
+    land_index[fields.land] = np.arange(int(fields.land.sum()))
+    table = stations.table.iloc[point_series["sites"]]
+    cells = land_index[table["row"].to_numpy(), table["col"].to_numpy()]
+    days = period.to_numpy()[:, None]
+    recorded = (days >= table["start"].to_numpy("datetime64[ns]")[None, :]) & (
+        days <= table["end"].to_numpy("datetime64[ns]")[None, :]
+    )
+    usable = recorded & (point_series["flags"] == "G") & (cells >= 0)[None, :]
+    stacks = {year: np.load(inputs_dir / f"{year}.npy", mmap_mode="r") for year in years}
+    rows = fitted_target.station_rows(stacks, year_starts, np.maximum(cells, 0), point_series["values"], usable)
+    model = fitted_target.fit_station_model(rows, params.seed, params.training.num_threads)
+    log.info("station-model target: XGBoost fitted to %d station-days of %d ISMN-like stations", len(rows),
+             int(usable.any(axis=0).sum()))
+    land = fields.land
+    bar = progress_bar(total=len(years), desc="station-model target", unit="year", disable=not progress)
+    for year in years:
+        values = fitted_target.apply_station_model(model, np.asarray(stacks[year]))
+        target = np.full((values.shape[0], *grid.shape), np.nan, dtype=np.float32)
+        target[:, land] = values
+        dates = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
+        for day, date in enumerate(dates.date):
+            glass_modis_sm.write(raw / params.sources.glass_modis_sm, date, grid, target[day], world.target_subcells)
+        bar.update()
+    bar.close()
+    del stacks
+    shutil.rmtree(inputs_dir)

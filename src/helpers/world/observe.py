@@ -151,6 +151,7 @@ def albedo_daily(
     satellite_changes: Sequence[date],
     rng: np.random.Generator,
     calibration_seed: int = 0,
+    noise_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """AVHRR-like daily albedo in the six GLASS bands (before 8-day compositing).
 
@@ -173,6 +174,7 @@ def albedo_daily(
     satellite_changes : dates at which a new platform takes over.
     rng : random generator (retrieval noise).
     calibration_seed : seed of the platform calibrations (use the world seed).
+    noise_scale : multiplies the retrieval noise (1: AVHRR-like; less for a better sensor).
 
     Returns
     -------
@@ -198,7 +200,7 @@ def albedo_daily(
         green = vegetation[days]
         wet_soil = (1.0 - green) * (1.0 - 1.1 * np.minimum(sm[days], 0.5))
         snow = swe_mm[days] / (swe_mm[days] + 10.0) * (1.0 - 0.6 * green)
-        noise = rng.standard_normal(green.shape, dtype=np.float32)
+        noise = noise_scale * rng.standard_normal(green.shape, dtype=np.float32)
         platform = platform_index[days]
         observed = {}
         for name, (soil_dry, leaf, snow_albedo, noise_std, gain, offset) in spectra.items():
@@ -294,6 +296,7 @@ def lst_like(
     clear_sky: np.ndarray,
     rng: np.random.Generator,
     overpass_offset_k: float = 4.0,
+    noise_k: float = 1.0,
 ) -> np.ndarray:
     """AVHRR-like daytime land-surface temperature in K; NaN under clouds.
 
@@ -302,7 +305,7 @@ def lst_like(
     evaporation::
 
         EF = v * 0.8 + (1 - v) * 0.9 * w,   w = clip((sm - 0.02)/(0.75 porosity - 0.02), 0, 1)
-        LST = Tair + 273.15 + offset + 0.04 Rs (1 - EF) + N(0, 1 K)
+        LST = Tair + 273.15 + offset + 0.04 Rs (1 - EF) + N(0, noise_k), noise_k = 1 K
 
     so LST falls as soil moisture rises, follows the air temperature (its lapse rate and
     seasonal cycle come through) and is hottest over dry bare soil in strong sun.
@@ -313,6 +316,7 @@ def lst_like(
     porosity : (n_pixels,) m3 m-3.
     rng : random generator.
     overpass_offset_k : surface minus daily-mean air temperature at the overpass.
+    noise_k : standard deviation of the retrieval error (1 K: AVHRR-like).
 
     Returns
     -------
@@ -331,7 +335,7 @@ def lst_like(
             + (273.15 + overpass_offset_k)
             + 0.04 * shortwave_wm2[days] * (1.0 - evaporative_fraction)
         )
-        out[days] = np.where(clear_sky[days], lst + noise, np.nan)
+        out[days] = np.where(clear_sky[days], lst + noise_k * noise, np.nan)
     return out
 
 

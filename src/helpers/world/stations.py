@@ -205,11 +205,15 @@ def write_stations(
     series: dict[str, np.ndarray],
     raw,
     rng: np.random.Generator,
-) -> None:
+) -> dict[str, np.ndarray]:
     """Write every site's records over its record period (see the module docstring).
 
     ``series`` holds the period's daily truth at the sites' cells: ``sm``, ``sm_root``,
     ``frozen``, ``snow`` and ``tair``, each (days, sites).
+
+    Returns the ISMN-like point stations' daily values over the whole period, before the
+    record periods, outages and hourly records are applied: ``sites`` (their rows in the
+    stations table), ``values`` and ``flags`` (days, those sites).
     """
     table = stations.table
     period_start = pd.Timestamp(params.period.start_year, 1, 1)
@@ -217,10 +221,16 @@ def write_stations(
     src = params.sources
     kinds = table["kind"].to_numpy()
     point = np.flatnonzero(kinds == "ismn")
+    point_values = np.empty((len(dates), 0), np.float32)
+    point_flags = np.empty((len(dates), 0), "<U3")
     if point.size:
-        values, flags = observe.ismn_like(series["sm"][:, point], series["frozen"][:, point], series["tair"][:, point], rng)
+        point_values, point_flags = observe.ismn_like(
+            series["sm"][:, point], series["frozen"][:, point], series["tair"][:, point], rng
+        )
         for j, index in enumerate(point):
-            _write_ismn_point(raw / src.ismn, fields, table.iloc[index], values[:, j], flags[:, j], period_start, rng)
+            _write_ismn_point(
+                raw / src.ismn, fields, table.iloc[index], point_values[:, j], point_flags[:, j], period_start, rng
+            )
     crns = np.flatnonzero(kinds == "cosmos")
     uk_rows, europe_rows = [], []
     for index in crns:
@@ -242,6 +252,7 @@ def write_stations(
     if smap.size:
         _write_smap(raw / src.smap_cvs, table.iloc[smap], series, smap, period_start, rng)
     table.to_csv(raw / "twin_world_sites.csv", index=False)
+    return {"sites": point, "values": point_values, "flags": point_flags}
 
 
 def _record_times(site, period_start: pd.Timestamp, rng) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
