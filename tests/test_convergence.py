@@ -10,7 +10,7 @@ from test_training import CENTRAL, SPLIT, make_params, synthetic_arrays
 from helpers import convergence, wet_end
 from helpers.errors import ParamsError
 from helpers.params import load_params
-from helpers.training import ArraySamples, TrainingResult
+from helpers.training import ArraySamples, TrainingResult, predict
 
 CUBE_NAMES = ["abd_bsa_vis", "lst", "era5_sm", "elevation", "clay"]
 
@@ -97,13 +97,16 @@ def test_seed_runs_train_each_seed_and_reuse_the_first(tmp_path):
     samples = ArraySamples(x, y, CENTRAL, SPLIT, CUBE_NAMES)
     params = make_params(tmp_path, max_epochs=2, seeds=2, seed_ablations=["no_era5_land"])
     first = {"lstm": convergence.train_torch_model("lstm", samples, params, tmp_path, progress=False)}
-    runs = convergence.train_seed_runs(samples, params, tmp_path, first, names=["lstm", "xgboost"], progress=False)
+    known = {"lstm": np.zeros((12, x.shape[1]), np.float32)}  # the comparison's own predictions, reused
+    runs = convergence.train_seed_runs(samples, params, tmp_path, first, names=["lstm", "xgboost"], progress=False,
+                                       first_estimates=known)
     labels = [(run.model, run.variant, run.seed) for run in runs]
     assert labels == [(m, v, s) for m, v, s in convergence.planned_runs(params, ["lstm", "xgboost"])]
-    assert runs[0].result is first["lstm"]
+    assert runs[0].result is first["lstm"] and runs[0].estimate is known["lstm"]
     second_lstm = runs[2]
     assert second_lstm.seed == params.seed + 1 and (tmp_path / "data" / f"lstm_seed{params.seed + 1}.pt").exists()
-    assert not np.allclose(runs[0].estimate, second_lstm.estimate)  # another seed, another model
+    first_estimate = predict(first["lstm"].model, samples.sequences("test")[0])
+    assert not np.allclose(first_estimate, second_lstm.estimate)  # another seed, another model
     ablated = runs[-1]
     assert ablated.variant == "no_era5_land" and "era5_sm" not in ablated.result.feature_names
     assert all(run.estimate.shape == (12, x.shape[1]) for run in runs)
@@ -123,7 +126,8 @@ def test_a_calibrated_conditional_mean_is_biased_only_when_binned_by_the_target(
     assert abs(by[("truth", "0.3-0.4")]) < 1e-6  # the estimate is the truth here
     target_rows = bias[bias["model"] == "target"]
     assert set(target_rows["binned_by"]) == {"truth"}
-    assert wet_end.wet_share(target, scored) == pytest.approx((target > 0.4).mean())
+    assert wet_end.wet_share(target) == pytest.approx((target > 0.4).mean())
+    assert wet_end.wet_share(np.array([0.5, np.nan, 0.1, 0.2])) == pytest.approx(1 / 3)  # NaN left out
 
 
 def test_input_sensitivity_finds_an_input_that_saturates():

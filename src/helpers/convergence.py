@@ -19,7 +19,8 @@ the truth. Their difference is skill at reproducing the target that is not skill
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,36 +107,49 @@ def train_seed_runs(
     first: dict[str, TrainingResult],
     names: Sequence[str] = MODEL_ORDER,
     progress: bool = True,
+    first_estimates: Mapping[str, np.ndarray] | None = None,
 ) -> list[SeedRun]:
     """Train every run of :func:`planned_runs` (reusing ``first``, the comparison's runs with
-    ``seed``) and predict the test split once with each. Wall seconds go to the run's timings."""
-    x, _, _ = samples.sequences("test", normalise=True)
+    ``seed``, and their test predictions ``first_estimates`` when given) and predict the test
+    split once with each other run. Wall seconds go to the run's timings."""
     runs, seconds = [], {}
+
+    @functools.cache
+    def test_inputs() -> np.ndarray:  # read once, and only when a run needs predicting
+        return samples.sequences("test", normalise=True)[0]
+
     plan = planned_runs(params, names)
     bar = progress_bar(total=len(plan), desc="seeds", unit="run", disable=not progress)
     for name, variant, seed in plan:
-        label = run_label(name, variant, seed, params)
         if variant == ALL_INPUTS and seed == params.seed and name in first:
             result = first[name]
+            estimate = (first_estimates or {}).get(name)
         else:
-            kept = None
-            if variant != ALL_INPUTS:
-                left_out = ablation_features(params, variant)
-                kept = [feature for feature in samples.feature_names if feature not in left_out]
-            seeded = with_seed(params, seed)
-            if is_sequence_model(name):
-                result = train_torch_model(
-                    name, samples, seeded, run_dir, feature_subset=kept, label=label, progress=False
-                )
-            else:
-                result = train_xgboost(samples, seeded, run_dir, feature_subset=kept, label=label)
-            seconds[label] = result.wall_seconds
-        _, columns = feature_columns(samples, result.feature_names)
-        runs.append(SeedRun(name, variant, seed, result, predict(result.model, x[..., columns])))
+            result = _train_run(samples, params, run_dir, name, variant, seed)
+            seconds[run_label(name, variant, seed, params)] = result.wall_seconds
+            estimate = None
+        if estimate is None:
+            _, columns = feature_columns(samples, result.feature_names)
+            estimate = predict(result.model, test_inputs()[..., columns])
+        runs.append(SeedRun(name, variant, seed, result, estimate))
         bar.update()
     bar.close()
     record_timings(params, "training_seeds", seconds)
     return runs
+
+
+def _train_run(
+    samples: Samples, params: Params, run_dir: Path | str, name: str, variant: str, seed: int
+) -> TrainingResult:
+    """One run of the plan: ``name`` with ``seed``, without the inputs of the ablation ``variant``."""
+    kept = None
+    if variant != ALL_INPUTS:
+        left_out = ablation_features(params, variant)
+        kept = [feature for feature in samples.feature_names if feature not in left_out]
+    seeded, label = with_seed(params, seed), run_label(name, variant, seed, params)
+    if is_sequence_model(name):
+        return train_torch_model(name, samples, seeded, run_dir, feature_subset=kept, label=label, progress=False)
+    return train_xgboost(samples, seeded, run_dir, feature_subset=kept, label=label)
 
 
 def seed_runs_table(

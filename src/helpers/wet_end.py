@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from helpers.training import WET_THRESHOLD
+
 #: Edges of the SM ranges (m3 m-3) of the wet-end tables.
 SM_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0)
 ANOMALY_WINDOW_DAYS = 31
-WET_THRESHOLD = 0.4
 
 
 def _range_labels(edges: Sequence[float]) -> list[str]:
@@ -87,10 +88,12 @@ def conditional_bias(
     return pd.DataFrame(rows)
 
 
-def wet_share(target: np.ndarray, scored: np.ndarray, threshold: float = WET_THRESHOLD) -> float:
-    """Share of the scored days whose target exceeds ``threshold``."""
-    keep = scored & np.isfinite(target)
-    return float((target[keep] > threshold).mean()) if keep.any() else np.nan
+def wet_share(target: np.ndarray, threshold: float = WET_THRESHOLD) -> float:
+    """Share of the finite ``target`` values (e.g. the loss days of
+    :meth:`helpers.sampling.SampleStore.central_targets`) that exceed ``threshold``."""
+    values = np.asarray(target)
+    values = values[np.isfinite(values)]
+    return float((values > threshold).mean()) if values.size else np.nan
 
 
 def running_anomaly(series: np.ndarray, window: int = ANOMALY_WINDOW_DAYS) -> np.ndarray:

@@ -515,7 +515,9 @@ def _write_year(
     path = era5_land.create(raw / src.era5_land, year, world.era5_resolution)
     era5_land.write_window(path, node_lat, node_lon, era5)
     if target_inputs is not None and year >= world.target_start_year:
-        _save_station_model_inputs(fields, arrays, era5, node_lat, node_lon, dates, target_inputs / f"{year}.npy")
+        _save_station_model_inputs(
+            fields, arrays, era5, node_lat, node_lon, world.era5_resolution, dates, target_inputs / f"{year}.npy"
+        )
 
     # ESA-CCI-like: coarse cells, noisier, gaps over frozen/snow/dense vegetation.
     factor = round(world.cci_resolution / grid.resolution)
@@ -550,6 +552,7 @@ def _save_station_model_inputs(
     era5_nodes: np.ndarray,
     node_lat: np.ndarray,
     node_lon: np.ndarray,
+    node_resolution: float,
     dates: pd.DatetimeIndex,
     path: Path,
 ) -> None:
@@ -557,10 +560,10 @@ def _save_station_model_inputs(
     assert arrays.modis is not None
     grid = fields.grid
     rows, cols = np.nonzero(fields.land)
-    resolution = abs(float(node_lat[0] - node_lat[1])) if node_lat.size > 1 else 180.0
     node_rows, node_cols = fitted_target.node_index(
-        grid.lat[rows], grid.lon[cols], float(node_lat[0]), float(node_lon[0]), resolution, node_lat.size, node_lon.size
-    )
+        grid.lat[rows], grid.lon[cols], float(node_lat[0]), float(node_lon[0]), node_resolution, node_lat.size,
+        node_lon.size,
+    )  # fmt: skip
     statics = {
         "elevation": fields.elevation_m[rows, cols],
         "slope": fields.slope_deg[rows, cols],
