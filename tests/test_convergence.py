@@ -42,6 +42,8 @@ def test_the_params_reject_bad_seed_settings(tmp_path):
         make_params(tmp_path, seeds=0)
     with pytest.raises(ParamsError, match="seed_ablations"):
         make_params(tmp_path, seed_ablations=["no_lst"])
+    with pytest.raises(ParamsError, match=r"ablation_seeds \(4\) must not exceed training.seeds \(3\)"):
+        make_params(tmp_path, seeds=3, ablation_seeds=4)
     with pytest.raises(ParamsError, match="target_method"):
         load_params("params/tiny.yaml", world={"target_method": "copy_truth"})
 

@@ -278,6 +278,15 @@ class TrainingParams(StrictModel):
         None, description="seeds of each of seed_ablations: the first that many of seeds (None: all)"
     )
 
+    @model_validator(mode="after")
+    def _ablation_seeds_within_seeds(self) -> TrainingParams:
+        if self.ablation_seeds is not None and self.ablation_seeds > self.seeds:
+            raise ValueError(
+                f"training.ablation_seeds ({self.ablation_seeds}) must not exceed training.seeds ({self.seeds}):"
+                " the ablations take the first seeds of the comparison"
+            )
+        return self
+
 
 #: Experiments of notebook 02 (``experiments.run``).
 EXPERIMENTS = ("sequence_length", "xgboost_samples", "ablations", "spatial_split", "training_years")
